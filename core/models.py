@@ -1,0 +1,328 @@
+"""Domain models: plans, execution groups, orders, fills, market rules, risk limits, desk state, ledger snapshot."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from core.decimals import Dec
+
+
+class Side(StrEnum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+    @property
+    def opposite(self) -> Side:
+        return Side.SELL if self is Side.BUY else Side.BUY
+
+    @property
+    def sign(self) -> int:
+        return 1 if self is Side.BUY else -1
+
+
+class PlanStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    CLOSED = "CLOSED"
+
+
+class GroupStatus(StrEnum):
+    PENDING = "PENDING"
+    ACTIVE = "ACTIVE"
+    COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
+    FAILED = "FAILED"
+    PARTIAL = "PARTIAL"
+
+
+class OrderRole(StrEnum):
+    ENTRY = "ENTRY"
+    EXIT = "EXIT"
+    STOP_LOSS = "STOP_LOSS"
+    TAKE_PROFIT = "TAKE_PROFIT"
+
+    @property
+    def is_protective(self) -> bool:
+        return self in (OrderRole.STOP_LOSS, OrderRole.TAKE_PROFIT)
+
+
+class OrderType(StrEnum):
+    MARKET = "MARKET"
+    LIMIT = "LIMIT"
+    STOP_MARKET = "STOP_MARKET"
+    STOP_LIMIT = "STOP_LIMIT"
+
+
+class TimeInForce(StrEnum):
+    GTC = "GTC"
+    IOC = "IOC"
+    FOK = "FOK"
+
+
+class OrderStatus(StrEnum):
+    PENDING = "PENDING"
+    OPEN = "OPEN"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"
+    CANCELLED = "CANCELLED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"
+    UNKNOWN = "UNKNOWN"
+
+    @property
+    def is_open(self) -> bool:
+        """May still be working at the venue (PENDING and UNKNOWN included: not proven gone)."""
+        return self in _LIVE
+
+    @property
+    def is_final(self) -> bool:
+        return self in _FINAL
+
+
+_LIVE = frozenset({OrderStatus.PENDING, OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.UNKNOWN})
+_FINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.EXPIRED})
+
+#: The one transition table for order status. Final states have no way out.
+ORDER_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    OrderStatus.PENDING: frozenset(
+        {
+            OrderStatus.OPEN,
+            OrderStatus.PARTIALLY_FILLED,
+            OrderStatus.FILLED,
+            OrderStatus.CANCELLED,
+            OrderStatus.REJECTED,
+            OrderStatus.EXPIRED,
+            OrderStatus.UNKNOWN,
+        }
+    ),
+    OrderStatus.UNKNOWN: frozenset(
+        {
+            OrderStatus.OPEN,
+            OrderStatus.PARTIALLY_FILLED,
+            OrderStatus.FILLED,
+            OrderStatus.CANCELLED,
+            OrderStatus.REJECTED,
+            OrderStatus.EXPIRED,
+        }
+    ),
+    OrderStatus.OPEN: frozenset(
+        {
+            OrderStatus.PARTIALLY_FILLED,
+            OrderStatus.FILLED,
+            OrderStatus.CANCELLED,
+            OrderStatus.EXPIRED,
+            OrderStatus.UNKNOWN,
+        }
+    ),
+    OrderStatus.PARTIALLY_FILLED: frozenset(
+        {
+            OrderStatus.PARTIALLY_FILLED,
+            OrderStatus.FILLED,
+            OrderStatus.CANCELLED,
+            OrderStatus.EXPIRED,
+            OrderStatus.UNKNOWN,
+        }
+    ),
+    OrderStatus.FILLED: frozenset(),
+    OrderStatus.CANCELLED: frozenset(),
+    OrderStatus.REJECTED: frozenset(),
+    OrderStatus.EXPIRED: frozenset(),
+}
+
+
+class InvalidTransition(ValueError):
+    def __init__(self, current: OrderStatus, new: OrderStatus) -> None:
+        super().__init__(f"order status cannot go from {current} to {new}")
+        self.current = current
+        self.new = new
+
+
+def can_transition(current: OrderStatus, new: OrderStatus) -> bool:
+    return current == new or new in ORDER_TRANSITIONS[current]
+
+
+def transition(current: OrderStatus, new: OrderStatus) -> OrderStatus:
+    """Return the new status if the move is allowed, else raise InvalidTransition. Same-state is a no-op."""
+    if not can_transition(current, new):
+        raise InvalidTransition(current, new)
+    return new
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False, validate_assignment=False, use_enum_values=False)
+
+
+class MarketRules(_Strict):
+    mark_price: Dec
+    tick_size: Dec
+    step_size: Dec
+    min_notional: Dec = Decimal(0)
+
+    @field_validator("mark_price", "tick_size", "step_size")
+    @classmethod
+    def _positive(cls, v: Decimal) -> Decimal:
+        if v <= 0:
+            raise ValueError("must be greater than 0")
+        return v
+
+    @field_validator("min_notional")
+    @classmethod
+    def _non_negative(cls, v: Decimal) -> Decimal:
+        if v < 0:
+            raise ValueError("must not be negative")
+        return v
+
+
+class RiskLimits(_Strict):
+    max_position: dict[str, Dec] = Field(default_factory=dict)
+    max_order_notional: Dec | None = None
+    max_price_deviation: Dec | None = None
+
+    @field_validator("max_order_notional", "max_price_deviation")
+    @classmethod
+    def _positive(cls, v: Decimal | None) -> Decimal | None:
+        if v is not None and v <= 0:
+            raise ValueError("must be greater than 0")
+        return v
+
+    @field_validator("max_position")
+    @classmethod
+    def _positions(cls, v: dict[str, Decimal]) -> dict[str, Decimal]:
+        for symbol, limit in v.items():
+            if limit < 0:
+                raise ValueError(f"{symbol}: must not be negative")
+        return v
+
+
+class DeskStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    HALTED = "HALTED"
+
+
+class DeskState(_Strict):
+    state: DeskStatus = DeskStatus.ACTIVE
+
+
+class Order(_Strict):
+    order_id: str = Field(min_length=1)
+    role: OrderRole
+    side: Side
+    type: OrderType
+    quantity: Dec
+    price: Dec | None = None
+    stop_price: Dec | None = None
+    status: OrderStatus = OrderStatus.OPEN
+    filled_quantity: Dec = Decimal(0)
+    client_order_id: str | None = None
+    time_in_force: TimeInForce | None = None
+    reduce_only: bool = False
+    group_id: str | None = None
+    reason: str | None = None
+
+    @field_validator("quantity")
+    @classmethod
+    def _qty(cls, v: Decimal) -> Decimal:
+        if v <= 0:
+            raise ValueError("must be greater than 0")
+        return v
+
+    @field_validator("price", "stop_price")
+    @classmethod
+    def _price(cls, v: Decimal | None) -> Decimal | None:
+        if v is not None and v <= 0:
+            raise ValueError("must be greater than 0")
+        return v
+
+    @model_validator(mode="after")
+    def _filled(self) -> Order:
+        if self.filled_quantity < 0:
+            raise ValueError("filled_quantity must not be negative")
+        if self.filled_quantity > self.quantity:
+            raise ValueError("filled_quantity must not exceed quantity")
+        return self
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.quantity - self.filled_quantity
+
+    @property
+    def is_open(self) -> bool:
+        return self.status.is_open
+
+
+class Fill(_Strict):
+    fill_id: str = Field(min_length=1)
+    order_id: str
+    side: Side
+    price: Dec
+    quantity: Dec
+    fee: Dec = Decimal(0)
+    time: str = ""
+
+
+class ExecutionGroup(_Strict):
+    group_id: str = Field(min_length=1)
+    directive_id: str
+    status: GroupStatus = GroupStatus.PENDING
+    order_ids: list[str] = Field(default_factory=list)
+
+
+class TradePlan(_Strict):
+    plan_id: str = Field(min_length=1)
+    symbol: str = Field(min_length=1)
+    direction: Side
+    status: PlanStatus = PlanStatus.ACTIVE
+    net_position: Dec = Decimal(0)
+    avg_entry_price: Dec = Decimal(0)
+    realized_pnl: Dec = Decimal(0)
+    version: int = Field(default=1, ge=0)
+    orders: list[Order] = Field(default_factory=list)
+    groups: list[ExecutionGroup] = Field(default_factory=list)
+    fills: list[Fill] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_orders(self) -> TradePlan:
+        ids = [o.order_id for o in self.orders]
+        if len(ids) != len(set(ids)):
+            raise ValueError("orders: order_id values must be unique within a plan")
+        return self
+
+    @property
+    def open_orders(self) -> list[Order]:
+        return [o for o in self.orders if o.is_open]
+
+
+class LedgerState(_Strict):
+    """The snapshot format of DESIGN.md section 5: what the worker reads and what import/export exchange."""
+
+    markets: dict[str, MarketRules] = Field(default_factory=dict)
+    plans: list[TradePlan] = Field(default_factory=list)
+    desk: DeskState = Field(default_factory=DeskState)
+    limits: RiskLimits = Field(default_factory=RiskLimits)
+
+    @model_validator(mode="after")
+    def _unique(self) -> LedgerState:
+        seen: set[str] = set()
+        for p in self.plans:
+            if p.plan_id in seen:
+                raise ValueError(f"plans: duplicate plan_id {p.plan_id}")
+            seen.add(p.plan_id)
+        return self
+
+    def sign_errors(self) -> list[str]:
+        """Plans whose net_position has the wrong sign for their direction (refused at import; the ledger itself
+        records the truth even if a venue overshoots)."""
+        return [
+            f"plans[{p.plan_id}].net_position: {p.net_position} has the wrong sign for a {p.direction} plan "
+            "(+ for BUY/long, - for SELL/short)"
+            for p in self.plans
+            if p.net_position * p.direction.sign < 0
+        ]
+
+    def plan(self, plan_id: str) -> TradePlan | None:
+        for p in self.plans:
+            if p.plan_id == plan_id:
+                return p
+        return None

@@ -1,0 +1,126 @@
+"""`plandesk preview`, `plandesk ledger import|export`, `plandesk journal`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from core.batch import CancelOrder, ExecuteTrade, ExecutionBatch, ModifyOrder
+from core.decimals import dec_str
+from core.directives import StrategyDirective
+from core.models import LedgerState
+from core.worker import translate
+from tui.inputs import InputError, load_model
+
+EXIT_OK, EXIT_FAIL, EXIT_ERRORS = 0, 1, 2
+
+
+def load_snapshot(path: Path) -> LedgerState:
+    state = load_model(LedgerState, path, "snapshot")
+    sign = state.sign_errors()
+    if sign:
+        raise InputError(f"snapshot {path}: {sign[0]}")
+    return state
+
+
+def open_ledger(db: Path, *, must_exist: bool = True):  # type: ignore[no-untyped-def]
+    from core.ledger import Ledger
+
+    if must_exist and not db.exists():
+        raise InputError(f"ledger {db}: file not found (create it with `plandesk ledger import FILE --db {db}`)")
+    return Ledger(db)
+
+
+def run_preview(args: argparse.Namespace) -> int:
+    directive = load_model(StrategyDirective, args.directive, "directive")
+    if args.state is not None:
+        state = load_snapshot(args.state)
+        batch = translate(directive, state)
+    else:
+        from core.journal import Journal, journal_preview
+
+        ledger = open_ledger(args.db)
+        try:
+            batch = translate(directive, ledger.state())
+            journal_preview(Journal(args.db), directive, batch)
+        finally:
+            ledger.close()
+    if args.json:
+        sys.stdout.write(batch.to_json() + "\n")
+    else:
+        print_batch(batch)
+    return EXIT_OK if batch.ok else EXIT_ERRORS
+
+
+def batch_table(batch: ExecutionBatch):  # type: ignore[no-untyped-def]
+    from rich.table import Table
+
+    table = Table(title=f"{batch.directive_id} · {batch.scope}", title_justify="left", header_style="bold")
+    for col in ("#", "action", "plan", "symbol", "side", "qty", "type", "price / stop", "tif", "reduce", "order"):
+        table.add_column(col, justify="right" if col in ("#", "qty", "price / stop") else "left")
+    for c in batch.commands:
+        if isinstance(c, ExecuteTrade):
+            px = c.price if c.price is not None else c.stop_price
+            table.add_row(str(c.seq), "[green]PLACE[/]", c.plan_id, c.symbol, c.side, dec_str(c.quantity),
+                          c.order_type, dec_str(px) if px is not None else "mkt", c.time_in_force or "",
+                          "yes" if c.reduce_only else "", c.client_order_id)
+        elif isinstance(c, ModifyOrder):
+            px = c.price if c.price is not None else c.stop_price
+            table.add_row(str(c.seq), "[yellow]MODIFY[/]", c.plan_id, c.symbol, "",
+                          dec_str(c.quantity) if c.quantity is not None else "", "",
+                          dec_str(px) if px is not None else "", "", "", c.order_id)
+        elif isinstance(c, CancelOrder):
+            table.add_row(str(c.seq), "[red]CANCEL[/]", c.plan_id, c.symbol, "", "", "", "", "", "", c.order_id)
+    return table
+
+
+def print_batch(batch: ExecutionBatch) -> None:
+    from rich.console import Console
+
+    console = Console()
+    if batch.commands:
+        console.print(batch_table(batch))
+    elif batch.ok:
+        console.print(f"{batch.directive_id} · {batch.scope}: nothing to send")
+    for w in batch.warnings:
+        console.print(f"[yellow]warning:[/] {w}", highlight=False)
+    for e in batch.errors:
+        console.print(f"[bold red]error:[/] {e}", highlight=False)
+    if batch.errors:
+        console.print("[bold red]nothing can be sent[/]")
+
+
+def run_ledger(args: argparse.Namespace) -> int:
+    if args.ledger_command == "import":
+        state = load_snapshot(args.file)
+        ledger = open_ledger(args.db, must_exist=False)
+        try:
+            ledger.import_snapshot(state)
+        finally:
+            ledger.close()
+        print(f"imported {len(state.plans)} plans into {args.db}", file=sys.stderr)
+        return EXIT_OK
+    ledger = open_ledger(args.db)
+    try:
+        snap = ledger.export_snapshot()
+    finally:
+        ledger.close()
+    sys.stdout.write(json.dumps(snap.model_dump(mode="json"), indent=2) + "\n")
+    return EXIT_OK
+
+
+def run_journal(args: argparse.Namespace) -> int:
+    from core.journal import Journal
+
+    if not args.db.exists():
+        raise InputError(f"ledger {args.db}: file not found")
+    entries = Journal(args.db).entries(directive_id=args.directive, limit=args.limit)
+    for e in entries:
+        if args.json:
+            sys.stdout.write(e.model_dump_json() + "\n")
+        else:
+            summary = e.payload.get("summary") or ""
+            print(f"{e.seq:>6}  {e.time}  {e.operator:<10} {e.kind:<12} {e.directive_id or '-':<22} {summary}")
+    return EXIT_OK
