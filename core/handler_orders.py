@@ -1,0 +1,330 @@
+"""The order-level steps of the ExecutionHandler: cancel, modify (cancel-replace), trade, protect.
+
+Each step writes ahead to the ledger, calls the venue under the in-flight bound, applies the answer, and resolves an
+unknown outcome by looking the order up (never by sending again blind)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable
+from decimal import Decimal
+
+from core.batch import CancelOrder, ExecuteTrade, ModifyOrder, replacement_client_order_id
+from core.connector import ConnectorError, ConnectorErrorKind, IExecutionConnector, OrderRequest, VenueOrder
+from core.decimals import dec_str, round_down_to
+from core.ledger import Ledger
+from core.models import Order, OrderStatus, OrderType, Side
+from core.outcomes import CommandOutcome, OutcomeStatus
+from core.reconcile import apply_venue_order, lookup
+
+Emit = Callable[[CommandOutcome], None]
+NOT_EXECUTED = (ConnectorErrorKind.RATE_LIMITED, ConnectorErrorKind.UNAVAILABLE)
+
+
+def order_id_for(client_order_id: str) -> str:
+    return "ORD_" + hashlib.sha256(client_order_id.encode()).hexdigest()[:16]
+
+
+def _set(oc: CommandOutcome, emit: Emit, status: OutcomeStatus, detail: str = "") -> None:
+    oc.status = status
+    oc.detail = detail
+    emit(oc)
+
+
+class OrderOps:
+    def __init__(
+        self,
+        ledger: Ledger,
+        connector: IExecutionConnector,
+        sem: asyncio.Semaphore,
+        *,
+        attempts: int,
+        delay: float,
+        fill_timeout: float,
+    ) -> None:
+        self.ledger = ledger
+        self.venue = connector
+        self.sem = sem
+        self.attempts = attempts
+        self.delay = delay
+        self.fill_timeout = fill_timeout
+
+    async def _backoff(self, i: int, exc: ConnectorError) -> None:
+        wait = exc.retry_after if exc.retry_after is not None else self.delay * (2**i)
+        await asyncio.sleep(min(wait, 2.0))
+
+    # ---- cancel -------------------------------------------------------------------------------------------
+    async def cancel(self, c: CancelOrder, oc: CommandOutcome, emit: Emit) -> None:
+        found = self.ledger.get_order(c.order_id)
+        if found is None:
+            _set(oc, emit, OutcomeStatus.REJECTED, "order not in the ledger")
+            return
+        plan_id, order = found
+        coid = order.client_order_id or order.order_id
+        oc.client_order_id = coid
+        if not order.is_open:
+            _set(oc, emit, OutcomeStatus.SKIPPED, f"already {order.status}")
+            return
+        emit(oc)
+        last = ""
+        for i in range(self.attempts):
+            try:
+                async with self.sem:
+                    vo = await self.venue.cancel_order(c.symbol, coid)
+            except ConnectorError as exc:
+                last = exc.reason
+                if exc.kind in (ConnectorErrorKind.NOT_FOUND, ConnectorErrorKind.REJECTED,
+                                ConnectorErrorKind.UNKNOWN_OUTCOME):
+                    answered, vo2 = await lookup(self.venue, c.symbol, coid)
+                    if answered and vo2 is None:
+                        self.ledger.update_order(order.order_id, status=OrderStatus.CANCELLED,
+                                                 reason="not found at the venue")
+                        _set(oc, emit, OutcomeStatus.RESOLVED, "not at the venue; marked cancelled")
+                        return
+                    if answered and vo2 is not None:
+                        after = apply_venue_order(self.ledger, plan_id, order, vo2)
+                        if not after.is_open:
+                            status = (OutcomeStatus.RESOLVED if exc.kind is ConnectorErrorKind.UNKNOWN_OUTCOME
+                                      else OutcomeStatus.ACKNOWLEDGED)
+                            why = "lost the race: filled first" if after.status is OrderStatus.FILLED else ""
+                            _set(oc, emit, status, why or f"{after.status}")
+                            return
+                        order = after
+                    if exc.kind is ConnectorErrorKind.REJECTED:
+                        _set(oc, emit, OutcomeStatus.REJECTED, exc.reason)
+                        return
+                await self._backoff(i, exc)
+                continue
+            after = apply_venue_order(self.ledger, plan_id, order, vo)
+            detail = "lost the race: filled first" if after.status is OrderStatus.FILLED else str(after.status)
+            _set(oc, emit, OutcomeStatus.ACKNOWLEDGED, detail)
+            return
+        _set(oc, emit, OutcomeStatus.FAILED, f"gave up after {self.attempts} attempts: {last}")
+
+    # ---- place (shared by trade and protect) --------------------------------------------------------------
+    async def place(self, plan_id: str, order: Order, req: OrderRequest, oc: CommandOutcome, emit: Emit) -> None:
+        self.ledger.write_ahead(plan_id, order)
+        oc.order_id = order.order_id
+        emit(oc)
+        last = ""
+        unknown_seen = False
+        for i in range(self.attempts):
+            try:
+                async with self.sem:
+                    vo = await self.venue.place_order(req)
+            except ConnectorError as exc:
+                last = exc.reason
+                if exc.kind is ConnectorErrorKind.REJECTED:
+                    self.ledger.update_order(order.order_id, status=OrderStatus.REJECTED, reason=exc.reason)
+                    _set(oc, emit, OutcomeStatus.REJECTED, exc.reason)
+                    return
+                if exc.kind is ConnectorErrorKind.UNKNOWN_OUTCOME:
+                    unknown_seen = True
+                    self.ledger.update_order(order.order_id, status=OrderStatus.UNKNOWN, reason=exc.reason)
+                    _set(oc, emit, OutcomeStatus.UNKNOWN, f"{exc.reason}; looking it up")
+                    answered, found = await lookup(self.venue, req.symbol, req.client_order_id)
+                    if not answered:
+                        _set(oc, emit, OutcomeStatus.UNKNOWN,
+                             "venue did not answer the lookup; it stays UNKNOWN and is resolved at the next sync")
+                        return
+                    if found is not None:
+                        await self._settle(plan_id, order.order_id, found)
+                        _set(oc, emit, OutcomeStatus.RESOLVED, f"unknown -> found {found.status}")
+                        return
+                    # proven absent: the same client order id may be placed again
+                    await self._backoff(i, exc)
+                    continue
+                await self._backoff(i, exc)
+                continue
+            await self._settle(plan_id, order.order_id, vo)
+            final = self.ledger.get_order(order.order_id)
+            st = final[1].status if final else vo.status
+            detail = f"{st}" + (f" {dec_str(final[1].filled_quantity)} filled" if final and final[1].filled_quantity
+                                else "")
+            _set(oc, emit, OutcomeStatus.RESOLVED if unknown_seen else OutcomeStatus.ACKNOWLEDGED, detail)
+            return
+        current = self.ledger.get_order(order.order_id)
+        if current is not None and current[1].status in (OrderStatus.PENDING, OrderStatus.UNKNOWN):
+            self.ledger.update_order(order.order_id, status=OrderStatus.REJECTED,
+                                     reason=f"not placed after {self.attempts} attempts: {last}")
+        _set(oc, emit, OutcomeStatus.FAILED, f"not placed after {self.attempts} attempts: {last}")
+
+    async def _settle(self, plan_id: str, order_id: str, vo: VenueOrder) -> None:
+        """Apply the venue's answer; for MARKET/IOC orders wait (bounded) for the final state."""
+        found = self.ledger.get_order(order_id)
+        if found is None:
+            return
+        order = apply_venue_order(self.ledger, plan_id, found[1], vo)
+        immediate = order.type is OrderType.MARKET or order.time_in_force is not None and order.time_in_force != "GTC"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.fill_timeout
+        while immediate and order.is_open and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+            answered, again = await lookup(self.venue, vo.symbol, vo.client_order_id, attempts=1)
+            if answered and again is not None:
+                order = apply_venue_order(self.ledger, plan_id, order, again)
+
+    # ---- trade: the plan's one position-changing order --------------------------------------------------
+    async def trade(self, c: ExecuteTrade, oc: CommandOutcome, emit: Emit, group_id: str, *,
+                    start_net: Decimal) -> None:
+        plan = self.ledger.get_plan(c.plan_id)
+        rules = self.ledger.markets().get(c.symbol)
+        if plan is None or rules is None:
+            _set(oc, emit, OutcomeStatus.FAILED, "plan or market rules missing")
+            return
+        target = start_net + c.side.sign * c.quantity
+        delta = target - plan.net_position
+        qty = round_down_to(abs(delta), rules.step_size)
+        side = Side.BUY if delta > 0 else Side.SELL
+        if qty == 0:
+            _set(oc, emit, OutcomeStatus.SKIPPED, "position already at the target after the cancels")
+            return
+        if side is not c.side:
+            _set(oc, emit, OutcomeStatus.SKIPPED,
+                 f"a fill moved the position past the target ({dec_str(plan.net_position)}); not sent, no overshoot")
+            return
+        if c.reduce_only:
+            qty = min(qty, round_down_to(abs(plan.net_position), rules.step_size))
+        ref = c.price if c.price is not None else rules.mark_price
+        if qty * ref < rules.min_notional:
+            _set(oc, emit, OutcomeStatus.SKIPPED, f"remaining {dec_str(qty)} is below the minimum order")
+            return
+        if qty != c.quantity:
+            oc.detail = f"quantity recomputed {dec_str(c.quantity)} -> {dec_str(qty)} from the confirmed position"
+        order, req = self._new_order(c, qty, group_id)
+        await self.place(c.plan_id, order, req, oc, emit)
+
+    async def protect(self, c: ExecuteTrade, oc: CommandOutcome, emit: Emit, group_id: str) -> None:
+        """A new stop / take profit: never larger than the confirmed position."""
+        plan = self.ledger.get_plan(c.plan_id)
+        rules = self.ledger.markets().get(c.symbol)
+        if plan is None or rules is None:
+            _set(oc, emit, OutcomeStatus.FAILED, "plan or market rules missing")
+            return
+        qty = min(c.quantity, round_down_to(abs(plan.net_position), rules.step_size))
+        if qty <= 0:
+            _set(oc, emit, OutcomeStatus.SKIPPED, "no position to protect (the entry has not filled)")
+            return
+        order, req = self._new_order(c, qty, group_id)
+        await self.place(c.plan_id, order, req, oc, emit)
+
+    @staticmethod
+    def _new_order(c: ExecuteTrade, qty: Decimal, group_id: str) -> tuple[Order, OrderRequest]:
+        order = Order(
+            order_id=order_id_for(c.client_order_id), client_order_id=c.client_order_id, role=c.role, side=c.side,
+            type=c.order_type, quantity=qty, price=c.price, stop_price=c.stop_price, time_in_force=c.time_in_force,
+            reduce_only=c.reduce_only, status=OrderStatus.PENDING, group_id=group_id,
+        )
+        req = OrderRequest(
+            symbol=c.symbol, side=c.side, order_type=c.order_type, quantity=qty, client_order_id=c.client_order_id,
+            price=c.price, stop_price=c.stop_price, time_in_force=c.time_in_force, reduce_only=c.reduce_only,
+        )
+        return order, req
+
+    # ---- modify (cancel-replace) --------------------------------------------------------------------------
+    def grows(self, m: ModifyOrder) -> bool:
+        found = self.ledger.get_order(m.order_id)
+        return found is not None and m.quantity is not None and m.quantity > found[1].remaining
+
+    async def modify(self, directive_id: str, m: ModifyOrder, oc: CommandOutcome, emit: Emit, group_id: str) -> None:
+        found = self.ledger.get_order(m.order_id)
+        if found is None:
+            _set(oc, emit, OutcomeStatus.REJECTED, "order not in the ledger")
+            return
+        plan_id, old = found
+        if not old.is_open:
+            _set(oc, emit, OutcomeStatus.SKIPPED, f"order is {old.status}; nothing to modify")
+            return
+        plan = self.ledger.get_plan(plan_id)
+        rules = self.ledger.markets().get(m.symbol)
+        qty = m.quantity if m.quantity is not None else old.remaining
+        if old.role.is_protective and plan is not None and rules is not None:
+            qty = min(qty, round_down_to(abs(plan.net_position), rules.step_size))  # never above the position
+        if qty <= 0:
+            _set(oc, emit, OutcomeStatus.SKIPPED, "no position left to protect")
+            return
+        old_coid = old.client_order_id or old.order_id
+        new_coid = replacement_client_order_id(directive_id, old.order_id)
+        oc.client_order_id = new_coid
+        new = old.model_copy(update={
+            "order_id": order_id_for(new_coid), "client_order_id": new_coid, "quantity": qty, "filled_quantity":
+            Decimal(0), "price": m.price if m.price is not None else old.price, "stop_price": m.stop_price if
+            m.stop_price is not None else old.stop_price, "status": OrderStatus.PENDING, "group_id": group_id,
+            "reason": None,
+        })
+        req = OrderRequest(symbol=m.symbol, side=new.side, order_type=new.type, quantity=qty, client_order_id=new_coid,
+                           price=new.price, stop_price=new.stop_price, time_in_force=new.time_in_force,
+                           reduce_only=new.reduce_only)
+        self.ledger.write_ahead(plan_id, new)
+        emit(oc)
+        last = ""
+        for i in range(self.attempts):
+            try:
+                async with self.sem:
+                    vo = await self.venue.modify_order(m.symbol, old_coid, new_coid, quantity=qty,
+                                                       price=m.price, stop_price=m.stop_price)
+            except ConnectorError as exc:
+                last = exc.reason
+                if exc.kind in NOT_EXECUTED:
+                    await self._backoff(i, exc)
+                    continue
+                done = await self._resolve_modify(plan_id, old, new, req, exc, oc, emit)
+                if done:
+                    return
+                await self._backoff(i, exc)
+                continue
+            self.ledger.update_order(old.order_id, status=OrderStatus.CANCELLED, reason=f"replaced by {new.order_id}")
+            await self._settle(plan_id, new.order_id, vo)
+            _set(oc, emit, OutcomeStatus.ACKNOWLEDGED, f"replaced by {new.order_id}")
+            return
+        self.ledger.update_order(new.order_id, status=OrderStatus.REJECTED, reason=f"not sent: {last}")
+        _set(oc, emit, OutcomeStatus.FAILED, f"gave up after {self.attempts} attempts: {last}")
+
+    async def _resolve_modify(self, plan_id: str, old: Order, new: Order, req: OrderRequest, exc: ConnectorError,
+                              oc: CommandOutcome, emit: Emit) -> bool:
+        """After a failed cancel-replace, find out what the venue did. True when the command is settled."""
+        old_coid = old.client_order_id or old.order_id
+        a_new, vo_new = await lookup(self.venue, req.symbol, req.client_order_id)
+        a_old, vo_old = await lookup(self.venue, req.symbol, old_coid)
+        if a_old and vo_old is not None:
+            current = self.ledger.get_order(old.order_id)
+            if current is not None:
+                apply_venue_order(self.ledger, plan_id, current[1], vo_old)
+        if a_new and vo_new is not None:
+            if a_old and vo_old is not None and vo_old.status.is_open:
+                pass  # both live cannot happen with STOP_ON_FAILURE; leave the old as the venue says
+            elif a_old and vo_old is None:
+                self.ledger.update_order(old.order_id, status=OrderStatus.CANCELLED, reason="replaced")
+            await self._settle(plan_id, new.order_id, vo_new)
+            _set(oc, emit, OutcomeStatus.RESOLVED, f"unknown -> replaced by {new.order_id}")
+            return True
+        if not (a_new and a_old):
+            if exc.kind is ConnectorErrorKind.UNKNOWN_OUTCOME:
+                self.ledger.update_order(new.order_id, status=OrderStatus.UNKNOWN, reason=exc.reason)
+                _set(oc, emit, OutcomeStatus.UNKNOWN, "venue did not answer the lookup; resolved at the next sync")
+                return True
+            return False
+        old_live = vo_old is not None and vo_old.status.is_open
+        if exc.kind in (ConnectorErrorKind.REJECTED, ConnectorErrorKind.NOT_FOUND) or (
+            not old_live and vo_old is not None and vo_old.status is OrderStatus.FILLED
+        ):
+            self.ledger.update_order(new.order_id, status=OrderStatus.REJECTED, reason=exc.reason)
+            _set(oc, emit, OutcomeStatus.REJECTED, exc.reason)
+            return True
+        if old_live:
+            return False  # nothing happened: the same replacement may be tried again
+        # the old order was cancelled but the replacement never arrived: place it (proven absent, same id)
+        current_new = self.ledger.get_order(new.order_id)
+        if current_new is not None and current_new[1].status is not OrderStatus.PENDING:
+            self.ledger.update_order(new.order_id, status=OrderStatus.UNKNOWN, reason=exc.reason)
+        try:
+            async with self.sem:
+                vo = await self.venue.place_order(req)
+        except ConnectorError as exc2:
+            self.ledger.update_order(new.order_id, status=OrderStatus.REJECTED, reason=exc2.reason)
+            _set(oc, emit, OutcomeStatus.REJECTED, f"old order cancelled, replacement refused: {exc2.reason}")
+            return True
+        await self._settle(plan_id, new.order_id, vo)
+        _set(oc, emit, OutcomeStatus.RESOLVED, f"old order cancelled; replacement {new.order_id} placed")
+        return True

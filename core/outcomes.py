@@ -1,0 +1,91 @@
+"""What happened to each command of a sent batch: outcomes and the execution report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class OutcomeStatus(StrEnum):
+    PENDING = "PENDING"  # written ahead, request in flight
+    ACKNOWLEDGED = "ACKNOWLEDGED"  # the venue accepted it
+    REJECTED = "REJECTED"  # the venue refused it (reason is the venue's)
+    UNKNOWN = "UNKNOWN"  # the answer was lost; being looked up
+    RESOLVED = "RESOLVED"  # was unknown, resolved by looking the order up
+    SKIPPED = "SKIPPED"  # not needed any more when its turn came (e.g. the position already moved)
+    FAILED = "FAILED"  # could not be done after bounded retries (venue unavailable); nothing was left half-sent
+
+    @property
+    def is_bad(self) -> bool:
+        return self in (OutcomeStatus.REJECTED, OutcomeStatus.UNKNOWN, OutcomeStatus.FAILED)
+
+    @property
+    def is_final(self) -> bool:
+        return self not in (OutcomeStatus.PENDING, OutcomeStatus.UNKNOWN)
+
+
+@dataclass
+class CommandOutcome:
+    seq: int
+    action: str
+    plan_id: str
+    symbol: str
+    order_id: str | None
+    client_order_id: str | None = None
+    status: OutcomeStatus = OutcomeStatus.PENDING
+    detail: str = ""
+    round: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "action": self.action,
+            "plan_id": self.plan_id,
+            "symbol": self.symbol,
+            "order_id": self.order_id,
+            "client_order_id": self.client_order_id,
+            "status": str(self.status),
+            "detail": self.detail,
+            "round": self.round,
+        }
+
+
+@dataclass
+class ExecutionReport:
+    directive_id: str
+    outcomes: list[CommandOutcome] = field(default_factory=list)
+    refused: str | None = None  # nothing was sent, and why (stale preview, already sent, errors)
+    still_open: list[str] = field(default_factory=list)  # plans of a flatten that are not flat or still have orders
+    halted: bool = False
+    rounds: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.refused is None and not self.still_open and not any(o.status.is_bad for o in self.outcomes)
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for o in self.outcomes:
+            out[str(o.status)] = out.get(str(o.status), 0) + 1
+        return out
+
+    def summary(self) -> str:
+        if self.refused:
+            return f"{self.directive_id}: nothing sent: {self.refused}"
+        parts = ", ".join(f"{n} {s.lower()}" for s, n in sorted(self.counts().items()))
+        tail = f"; STILL OPEN: {'; '.join(self.still_open)}" if self.still_open else ""
+        return f"{self.directive_id}: {parts or 'no commands'}{tail}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "directive_id": self.directive_id,
+            "ok": self.ok,
+            "refused": self.refused,
+            "halted": self.halted,
+            "rounds": self.rounds,
+            "still_open": self.still_open,
+            "notes": self.notes,
+            "outcomes": [o.to_dict() for o in self.outcomes],
+        }
