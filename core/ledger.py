@@ -1,0 +1,356 @@
+"""StrategyLedger: the single source of truth for plans, groups, orders, fills, markets, desk state, risk limits and
+the directive ids already sent. SQLite (stdlib sqlite3, WAL); reads live in core.ledger_base.
+
+Every write that changes a plan, or one of its orders, groups or fills, bumps that plan's ``version`` by exactly one
+in the same transaction; ``set_mark`` and market/desk/limit writes never do.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from pydantic import ValidationError
+
+from core.ledger_base import _OPEN_IN, LedgerBase, LedgerError
+from core.ledger_math import Position, apply_fill_to_position
+from core.ledger_schema import (
+    ORDER_COLS,
+    PLAN_COLS,
+    enc,
+    enc_opt,
+    fill_params,
+    group_params,
+    limits_to_text,
+    market_params,
+    order_from_row,
+    order_params,
+    plan_params,
+    plan_status,
+)
+from core.models import (
+    ExecutionGroup,
+    Fill,
+    GroupStatus,
+    LedgerState,
+    Order,
+    OrderStatus,
+    PlanStatus,
+    Side,
+    TradePlan,
+    transition,
+)
+
+__all__ = ["Ledger", "LedgerError"]
+
+_UPDATE_ORDER = (
+    "UPDATE orders SET quantity = ?, price = ?, stop_price = ?, status = ?, filled_quantity = ?, "
+    "client_order_id = ?, reason = ? WHERE order_id = ?"
+)
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(x) for x in err["loc"])
+    return f"{loc}: {err['msg']}" if loc else str(err["msg"])
+
+
+def _duplicates(values: list[str]) -> list[str]:
+    seen: set[str] = set()
+    dups: list[str] = []
+    for v in values:
+        if v in seen and v not in dups:
+            dups.append(v)
+        seen.add(v)
+    return dups
+
+
+class Ledger(LedgerBase):
+    """See the module doc. Thread-safe; open ``":memory:"`` for a throwaway ledger."""
+
+    # -- helpers (inside a transaction) ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _bump(c: sqlite3.Connection, plan_id: str) -> None:
+        c.execute("UPDATE plans SET version = version + 1 WHERE plan_id = ?", (plan_id,))
+
+    @staticmethod
+    def _plan_row(c: sqlite3.Connection, plan_id: str, action: str) -> tuple[str, ...]:
+        row = c.execute(f"SELECT {PLAN_COLS} FROM plans WHERE plan_id = ?", (plan_id,)).fetchone()
+        if row is None:
+            raise LedgerError(f"{action}: unknown plan {plan_id}")
+        return tuple(row)
+
+    @staticmethod
+    def _order_row(c: sqlite3.Connection, order_id: str, action: str) -> tuple[str, Order]:
+        row = c.execute(f"SELECT {ORDER_COLS} FROM orders WHERE order_id = ?", (order_id,)).fetchone()
+        if row is None:
+            raise LedgerError(f"{action}: unknown order {order_id}")
+        return row[1], order_from_row(row)
+
+    @staticmethod
+    def _has_open_orders(c: sqlite3.Connection, plan_id: str) -> bool:
+        sql = f"SELECT 1 FROM orders WHERE plan_id = ? AND status IN {_OPEN_IN} LIMIT 1"
+        return c.execute(sql, (plan_id,)).fetchone() is not None
+
+    def _plan(self, plan_id: str) -> TradePlan:
+        plan = self.get_plan(plan_id)
+        if plan is None:  # pragma: no cover - callers checked inside the same transaction
+            raise LedgerError(f"unknown plan {plan_id}")
+        return plan
+
+    # -- snapshot -------------------------------------------------------------------------------------------------
+
+    def import_snapshot(self, state: LedgerState) -> None:
+        """Replace plans, orders, groups, fills, markets, desk and limits with the snapshot (journal and the
+        sent-directive record are kept). Versions are taken from the snapshot."""
+        problems = state.sign_errors()
+        orders = [o for p in state.plans for o in p.orders]
+        for what, values in (
+            ("order_id", [o.order_id for o in orders]),
+            ("client_order_id", [o.client_order_id for o in orders if o.client_order_id is not None]),
+            ("group_id", [g.group_id for p in state.plans for g in p.groups]),
+            ("fill_id", [f.fill_id for p in state.plans for f in p.fills]),
+        ):
+            problems += [f"duplicate {what} {v} (must be unique across all plans)" for v in _duplicates(values)]
+        if problems:
+            raise LedgerError("snapshot refused: " + "; ".join(problems))
+        with self._tx() as c:
+            for table in ("plans", "orders", "exec_groups", "fills", "markets"):
+                c.execute(f"DELETE FROM {table}")
+            c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('epoch', ?)", (uuid.uuid4().hex,))
+            c.executemany("INSERT INTO plans VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [plan_params(p) for p in state.plans])
+            c.executemany(
+                f"INSERT INTO orders ({ORDER_COLS}) VALUES ({', '.join('?' * 15)})",
+                [order_params(p.plan_id, o) for p in state.plans for o in p.orders],
+            )
+            c.executemany(
+                "INSERT INTO exec_groups VALUES (?, ?, ?, ?, ?)",
+                [group_params(p.plan_id, g) for p in state.plans for g in p.groups],
+            )
+            c.executemany(
+                "INSERT INTO fills VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [fill_params(p.plan_id, f) for p in state.plans for f in p.fills],
+            )
+            c.executemany(
+                "INSERT INTO markets VALUES (?, ?, ?, ?, ?)", [market_params(s, m) for s, m in state.markets.items()]
+            )
+            c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('desk', ?)", (state.desk.state.value,))
+            c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('limits', ?)", (limits_to_text(state.limits),))
+
+    # -- plans and groups -----------------------------------------------------------------------------------------
+
+    def create_plan(self, plan_id: str, symbol: str, direction: Side) -> TradePlan:
+        """A new ACTIVE, flat plan at version 1. LedgerError if the id exists."""
+        try:
+            plan = TradePlan(plan_id=plan_id, symbol=symbol, direction=direction)
+        except ValidationError as exc:
+            raise LedgerError(f"create_plan {plan_id!r}: {_first_error(exc)}") from None
+        with self._tx() as c:
+            if c.execute("SELECT 1 FROM plans WHERE plan_id = ?", (plan_id,)).fetchone():
+                raise LedgerError(f"create_plan: plan {plan_id} already exists")
+            c.execute("INSERT INTO plans VALUES (?, ?, ?, ?, ?, ?, ?, ?)", plan_params(plan))
+        return plan
+
+    def add_group(self, plan_id: str, group: ExecutionGroup) -> None:
+        with self._tx() as c:
+            self._plan_row(c, plan_id, "add_group")
+            if c.execute("SELECT 1 FROM exec_groups WHERE group_id = ?", (group.group_id,)).fetchone():
+                raise LedgerError(f"add_group: group {group.group_id} already exists")
+            c.execute("INSERT INTO exec_groups VALUES (?, ?, ?, ?, ?)", group_params(plan_id, group))
+            self._bump(c, plan_id)
+
+    def set_group_status(self, group_id: str, status: GroupStatus) -> None:
+        new = GroupStatus(status).value
+        with self._tx() as c:
+            row = c.execute("SELECT plan_id, status FROM exec_groups WHERE group_id = ?", (group_id,)).fetchone()
+            if row is None:
+                raise LedgerError(f"set_group_status: unknown group {group_id}")
+            if row[1] != new:
+                c.execute("UPDATE exec_groups SET status = ? WHERE group_id = ?", (new, group_id))
+                self._bump(c, row[0])
+
+    def close_if_flat(self, plan_id: str) -> bool:
+        """Close the plan if it is flat and has no open order. True when the plan is CLOSED after the call."""
+        with self._tx() as c:
+            row = self._plan_row(c, plan_id, "close_if_flat")
+            if plan_status(row[3]) is PlanStatus.CLOSED:
+                return True
+            if Decimal(row[4]) != 0 or self._has_open_orders(c, plan_id):
+                return False
+            c.execute(
+                "UPDATE plans SET status = ?, version = version + 1 WHERE plan_id = ?",
+                (PlanStatus.CLOSED.value, plan_id),
+            )
+            return True
+
+    def reopen(self, plan_id: str) -> None:
+        """CLOSED -> ACTIVE (a new entry on a closed plan). No-op on an ACTIVE plan."""
+        with self._tx() as c:
+            row = self._plan_row(c, plan_id, "reopen")
+            if plan_status(row[3]) is PlanStatus.CLOSED:
+                c.execute(
+                    "UPDATE plans SET status = ?, version = version + 1 WHERE plan_id = ?",
+                    (PlanStatus.ACTIVE.value, plan_id),
+                )
+
+    # -- orders ---------------------------------------------------------------------------------------------------
+
+    def write_ahead(self, plan_id: str, order: Order) -> None:
+        """Record a new order BEFORE it is sent. Refuses a known order_id or client_order_id; appends the order to
+        its group's order_ids when ``order.group_id`` is set (the group must belong to the plan)."""
+        with self._tx() as c:
+            self._plan_row(c, plan_id, "write_ahead")
+            if c.execute("SELECT 1 FROM orders WHERE order_id = ?", (order.order_id,)).fetchone():
+                raise LedgerError(f"write_ahead: order {order.order_id} already exists")
+            if order.client_order_id is not None:
+                row = c.execute(
+                    "SELECT order_id FROM orders WHERE client_order_id = ?", (order.client_order_id,)
+                ).fetchone()
+                if row is not None:
+                    raise LedgerError(
+                        f"write_ahead: client_order_id {order.client_order_id} is already used by order {row[0]}"
+                    )
+            if order.group_id is not None:
+                g = c.execute(
+                    "SELECT plan_id, order_ids FROM exec_groups WHERE group_id = ?", (order.group_id,)
+                ).fetchone()
+                if g is None:
+                    raise LedgerError(f"write_ahead: unknown group {order.group_id} (add_group first)")
+                if g[0] != plan_id:
+                    raise LedgerError(f"write_ahead: group {order.group_id} belongs to plan {g[0]}, not {plan_id}")
+                ids = [*json.loads(g[1]), order.order_id]
+                c.execute("UPDATE exec_groups SET order_ids = ? WHERE group_id = ?", (json.dumps(ids), order.group_id))
+            c.execute(f"INSERT INTO orders ({ORDER_COLS}) VALUES ({', '.join('?' * 15)})", order_params(plan_id, order))
+            self._bump(c, plan_id)
+
+    def update_order(
+        self,
+        order_id: str,
+        *,
+        status: OrderStatus | None = None,
+        filled_quantity: Decimal | None = None,
+        quantity: Decimal | None = None,
+        price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+        reason: str | None = None,
+        client_order_id: str | None = None,
+    ) -> Order:
+        """Change an order. Status moves through core.models.transition() (InvalidTransition is raised as is; the
+        same status is a no-op). Returns the order as stored. No change -> no write, no version bump."""
+        with self._tx() as c:
+            plan_id, old = self._order_row(c, order_id, "update_order")
+            changes: dict[str, object] = {}
+            if status is not None:
+                changes["status"] = transition(old.status, OrderStatus(status))
+            for name, value in (
+                ("filled_quantity", filled_quantity),
+                ("quantity", quantity),
+                ("price", price),
+                ("stop_price", stop_price),
+                ("reason", reason),
+                ("client_order_id", client_order_id),
+            ):
+                if value is not None:
+                    changes[name] = value
+            try:
+                new = Order.model_validate({**old.model_dump(), **changes})
+            except ValidationError as exc:
+                raise LedgerError(f"update_order {order_id}: {_first_error(exc)}") from None
+            if new == old:
+                return old
+            if new.client_order_id != old.client_order_id:
+                row = c.execute(
+                    "SELECT order_id FROM orders WHERE client_order_id = ?", (new.client_order_id,)
+                ).fetchone()
+                if row is not None:
+                    raise LedgerError(
+                        f"update_order {order_id}: client_order_id {new.client_order_id} is already used by "
+                        f"order {row[0]}"
+                    )
+            self._write_order(c, new)
+            self._bump(c, plan_id)
+            return new
+
+    @staticmethod
+    def _write_order(c: sqlite3.Connection, o: Order) -> None:
+        c.execute(
+            _UPDATE_ORDER,
+            (
+                enc(o.quantity),
+                enc_opt(o.price),
+                enc_opt(o.stop_price),
+                o.status.value,
+                enc(o.filled_quantity),
+                o.client_order_id,
+                o.reason,
+                o.order_id,
+            ),
+        )
+
+    # -- fills ----------------------------------------------------------------------------------------------------
+
+    def apply_fill(self, order_id: str, fill: Fill) -> TradePlan:
+        """Record a fill (idempotent on fill_id) and its effect on the order and the plan; close the plan if it is
+        now flat without open orders. One transaction, one version bump.
+
+        The venue is the truth: a fill on an order already in a final state (a cancel that lost the race) is still
+        recorded and moves the position, the order keeps its final status; a fill beyond the order's quantity
+        raises the quantity to what was filled; a position pushed past zero is kept as it is."""
+        if fill.quantity <= 0 or fill.price <= 0:
+            raise LedgerError(f"apply_fill {fill.fill_id}: quantity and price must be greater than 0")
+        with self._tx() as c:
+            known = c.execute("SELECT plan_id FROM fills WHERE fill_id = ?", (fill.fill_id,)).fetchone()
+            if known is not None:
+                return self._plan(known[0])
+            plan_id, order = self._order_row(c, order_id, "apply_fill")
+            if fill.side is not order.side:
+                raise LedgerError(
+                    f"apply_fill {fill.fill_id}: fill side {fill.side} does not match the side {order.side} "
+                    f"of order {order_id}"
+                )
+            filled = order.filled_quantity + fill.quantity
+            qty = max(order.quantity, filled)
+            new_status = order.status
+            if not order.status.is_final:
+                target = OrderStatus.FILLED if filled >= qty else OrderStatus.PARTIALLY_FILLED
+                new_status = transition(order.status, target)
+            self._write_order(
+                c, order.model_copy(update={"filled_quantity": filled, "quantity": qty, "status": new_status})
+            )
+            row = self._plan_row(c, plan_id, "apply_fill")
+            pos = apply_fill_to_position(
+                Position(Decimal(row[4]), Decimal(row[5]), Decimal(row[6])),
+                fill.side,
+                fill.quantity,
+                fill.price,
+                fill.fee,
+            )
+            if fill.order_id != order_id:
+                fill = fill.model_copy(update={"order_id": order_id})
+            c.execute("INSERT INTO fills VALUES (?, ?, ?, ?, ?, ?, ?, ?)", fill_params(plan_id, fill))
+            flat_and_idle = pos.net == 0 and not self._has_open_orders(c, plan_id)
+            status = PlanStatus.CLOSED if flat_and_idle else PlanStatus.ACTIVE if pos.net != 0 else plan_status(row[3])
+            c.execute(
+                "UPDATE plans SET net_position = ?, avg_entry_price = ?, realized_pnl = ?, status = ?, "
+                "version = version + 1 WHERE plan_id = ?",
+                (enc(pos.net), enc(pos.avg), enc(pos.realized), status.value, plan_id),
+            )
+            return self._plan(plan_id)
+
+    # -- directives already sent ----------------------------------------------------------------------------------
+
+    def mark_sent(self, directive_id: str, digest: str) -> None:
+        """Atomically claim a directive id for sending. LedgerError if it was already claimed."""
+        with self._tx() as c:
+            try:
+                c.execute(
+                    "INSERT INTO sent_directives (directive_id, digest, time) VALUES (?, ?, ?)",
+                    (directive_id, digest, datetime.now(UTC).isoformat()),
+                )
+            except sqlite3.IntegrityError:
+                raise LedgerError(f"directive {directive_id} was already sent; it is never sent twice") from None
+
