@@ -1,0 +1,254 @@
+"""PaperConnector: the IExecutionConnector port over the in-process PaperEngine (the default connector).
+
+Every call awaits `latency` seconds (concurrent calls overlap, as on a real venue), consults the fault injector, then
+acts on the engine. With `state_path` the venue state is saved atomically after every mutating call, so consecutive
+processes see the same account (`PaperConnector.open`). With `tick_interval`, `start()` runs the live price walk."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+from connectors.paper.engine import PaperEngine
+from connectors.paper.faults import FaultInjector
+from connectors.paper.markets import DEFAULT_MARKETS
+from connectors.paper.orders import PaperConfig, PaperNotFound, PaperReject
+from connectors.paper.state import load_engine, save_engine
+from core.connector import (
+    Capabilities,
+    ConnectorError,
+    ConnectorErrorKind,
+    ConnectorEvent,
+    ConnectorHealth,
+    OrderRequest,
+    VenueOrder,
+)
+from core.models import MarketRules
+
+T = TypeVar("T")
+_CLOSED = object()
+
+
+class _Subscriber:
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[Any] = asyncio.Queue()
+        self.thread = threading.get_ident()
+        try:
+            self.loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self.loop = None
+
+    def deliver(self, item: Any) -> None:
+        if self.loop is None or threading.get_ident() == self.thread:
+            self.queue.put_nowait(item)
+        elif not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
+
+
+class PaperConnector:
+    name = "paper"
+    capabilities = Capabilities(has_cancel_all=True, has_native_modify=False)
+
+    def __init__(
+        self,
+        engine: PaperEngine,
+        *,
+        latency: float = 0.0,
+        state_path: Path | None = None,
+        tick_interval: float | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.engine = engine
+        self.latency = latency
+        self.state_path = Path(state_path) if state_path is not None else None
+        self.tick_interval = tick_interval
+        self.faults = FaultInjector()
+        self._clock = clock
+        self._subs: list[_Subscriber] = []
+        self._ticker: asyncio.Task[None] | None = None
+        self._closed = False
+        self._unsubscribe = engine.subscribe(self._on_event)
+
+    @classmethod
+    def open(
+        cls,
+        state_path: Path,
+        markets: dict[str, MarketRules] | None = None,
+        config: PaperConfig | None = None,
+        **kw: Any,
+    ) -> PaperConnector:
+        """The account stored at `state_path` if the file exists (markets it lacks are added; its own config wins),
+        else a new one on `markets` (default: DEFAULT_MARKETS()) with `config`, saved at once."""
+        path = Path(state_path)
+        if path.exists():
+            engine = load_engine(path)
+            for symbol, rules in (markets or {}).items():
+                if symbol not in engine.markets:
+                    engine.add_market(symbol, rules)
+        else:
+            engine = PaperEngine(markets if markets is not None else DEFAULT_MARKETS(), config)
+        conn = cls(engine, state_path=path, **kw)
+        conn.save()
+        return conn
+
+    # ------------------------------------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        """Start the live price walk (when tick_interval is set). Idempotent."""
+        if self.tick_interval and self._ticker is None and not self._closed:
+            self._ticker = asyncio.create_task(self._tick_loop(self.tick_interval), name="paper-ticker")
+
+    async def close(self) -> None:
+        """Stop the price walk, save, end every event stream. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+            self._ticker = None
+        self._unsubscribe()
+        self.save()
+        for sub in list(self._subs):
+            sub.deliver(_CLOSED)
+
+    async def __aenter__(self) -> PaperConnector:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def save(self) -> None:
+        if self.state_path is not None:
+            save_engine(self.engine, self.state_path)
+
+    async def _tick_loop(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            self.engine.tick(self._clock())
+            self.save()
+
+    # ------------------------------------------------------------------------------------------- the port
+
+    async def place_order(self, request: OrderRequest) -> VenueOrder:
+        return await self._call(
+            "place", (request.client_order_id,), lambda now: self.engine.submit(request, now), mutating=True
+        )
+
+    async def cancel_order(self, symbol: str, client_order_id: str) -> VenueOrder:
+        return await self._call(
+            "cancel", (client_order_id,), lambda now: self.engine.cancel(symbol, client_order_id, now), mutating=True
+        )
+
+    async def modify_order(
+        self,
+        symbol: str,
+        client_order_id: str,
+        new_client_order_id: str,
+        *,
+        quantity: Decimal | None = None,
+        price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+    ) -> VenueOrder:
+        def act(now: float) -> VenueOrder:
+            return self.engine.cancel_replace(
+                symbol,
+                client_order_id,
+                new_client_order_id,
+                quantity=quantity,
+                price=price,
+                stop_price=stop_price,
+                now=now,
+            )
+
+        return await self._call("modify", (client_order_id, new_client_order_id), act, mutating=True)
+
+    async def cancel_all(self, symbol: str) -> list[VenueOrder]:
+        return await self._call("cancel_all", (symbol,), lambda now: self.engine.cancel_all(symbol, now), mutating=True)
+
+    async def get_order(self, symbol: str, client_order_id: str) -> VenueOrder | None:
+        return await self._call("get", (client_order_id,), lambda now: self.engine.get(symbol, client_order_id))
+
+    async def open_orders(self, symbol: str | None = None) -> list[VenueOrder]:
+        keys = (symbol,) if symbol else ()
+        return await self._call("open_orders", keys, lambda now: self.engine.open_orders(symbol))
+
+    async def market_rules(self) -> dict[str, MarketRules]:
+        return await self._call("market_rules", (), lambda now: {s: r.model_copy() for s, r in self._markets()})
+
+    async def mark_prices(self) -> dict[str, Decimal]:
+        return await self._call("mark_prices", (), lambda now: {s: r.mark_price for s, r in self._markets()})
+
+    async def positions(self) -> dict[str, Decimal]:
+        return await self._call("positions", (), lambda now: self.engine.positions())
+
+    async def health(self) -> ConnectorHealth:
+        if self._closed:
+            return ConnectorHealth(ok=False, detail="closed", last_data_ts=self.engine.last_mark_ts)
+        if self.faults.outage:
+            return ConnectorHealth(ok=False, detail="venue unavailable", last_data_ts=self.engine.last_mark_ts)
+        extra = {"open_orders": str(len(self.engine.open_orders())), "ticking": str(self._ticker is not None)}
+        return ConnectorHealth(ok=True, detail="ok", last_data_ts=self.engine.last_mark_ts, extra=extra)
+
+    def events(self) -> AsyncIterator[ConnectorEvent]:
+        """A new subscriber: every event from now on, until close()."""
+        sub = _Subscriber()
+        if self._closed:
+            sub.deliver(_CLOSED)
+        self._subs.append(sub)
+        return self._drain(sub)
+
+    # ------------------------------------------------------------------------------------------- internals
+
+    async def _drain(self, sub: _Subscriber) -> AsyncIterator[ConnectorEvent]:
+        try:
+            while True:
+                item = await sub.queue.get()
+                if item is _CLOSED:
+                    return
+                yield item
+        finally:
+            if sub in self._subs:
+                self._subs.remove(sub)
+
+    def _markets(self) -> list[tuple[str, MarketRules]]:
+        return list(self.engine.markets.items())
+
+    def _on_event(self, event: ConnectorEvent) -> None:
+        if self.faults.drops(event):
+            return
+        for sub in list(self._subs):
+            sub.deliver(event)
+
+    async def _call(self, op: str, keys: tuple[str, ...], act: Callable[[float], T], *, mutating: bool = False) -> T:
+        await asyncio.sleep(self.latency)
+        if self._closed:
+            raise ConnectorError(ConnectorErrorKind.UNAVAILABLE, "paper connector is closed")
+        if self.faults.outage:
+            raise ConnectorError(ConnectorErrorKind.UNAVAILABLE, "paper venue unavailable (outage)")
+        fault = self.faults.take(op, *keys)
+        if fault == "reject":
+            raise ConnectorError(ConnectorErrorKind.REJECTED, "Order rejected (injected fault).", code=-2010)
+        if fault == "unavailable":
+            raise ConnectorError(ConnectorErrorKind.UNAVAILABLE, "paper venue unavailable (injected fault)")
+        if fault == "timeout_before":
+            raise ConnectorError(ConnectorErrorKind.UNKNOWN_OUTCOME, "request timed out (injected fault)")
+        try:
+            result = act(self._clock())
+        except PaperReject as e:
+            raise ConnectorError(ConnectorErrorKind.REJECTED, e.reason, code=e.code) from None
+        except PaperNotFound as e:
+            raise ConnectorError(ConnectorErrorKind.NOT_FOUND, e.reason, code=e.code) from None
+        if mutating:
+            self.save()
+        if fault == "timeout_after":
+            raise ConnectorError(ConnectorErrorKind.UNKNOWN_OUTCOME, "response lost after execution (injected fault)")
+        return result
