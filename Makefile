@@ -7,7 +7,6 @@ STAMP  := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
@@ -15,9 +14,6 @@ demo: $(STAMP)
 	$(BIN)/plandesk demo
 
 test: $(STAMP)
-	$(BIN)/ruff check .
-	$(BIN)/mypy core
-	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 bench: $(STAMP)

@@ -79,7 +79,9 @@ def batch_table(batch: ExecutionBatch):  # type: ignore[no-untyped-def]
 def print_batch(batch: ExecutionBatch) -> None:
     from rich.console import Console
 
-    console = Console()
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=160)
     if batch.commands:
         console.print(batch_table(batch))
     elif batch.ok:
