@@ -18,9 +18,9 @@ from core.journal import journal_preview
 from core.models import PlanStatus
 from core.outcomes import CommandOutcome, ExecutionReport, OutcomeStatus
 from core.worker import translate
-from tui.cli_preview import print_batch
+from tui.cli_preview import make_console, print_batch
 from tui.inputs import InputError, describe_validation, load_model
-from tui.runtime import Runtime, make_connector, open_runtime
+from tui.runtime import Runtime, _new_paper_account, make_connector, open_runtime
 
 EXIT_OK, EXIT_FAIL, EXIT_ERRORS = 0, 1, 2
 
@@ -46,19 +46,15 @@ def _confirm(prompt: str) -> bool:
 def _print_outcome(oc: CommandOutcome) -> None:
     if not oc.status.is_final:
         return
-    from rich.console import Console
-
     style = STATUS_STYLE.get(oc.status, "")
-    Console(stderr=False, highlight=False).print(
+    make_console().print(
         f"  #{oc.seq:<4} r{oc.round} {oc.action:<13} {oc.plan_id:<10} {oc.symbol:<9} "
         f"[{style}]{oc.status:<12}[/] {oc.detail}"
     )
 
 
 def _print_report(report: ExecutionReport) -> None:
-    from rich.console import Console
-
-    console = Console(highlight=False)
+    console = make_console()
     if report.refused:
         console.print(f"[bold red]not sent:[/] {report.refused}")
         return
@@ -74,8 +70,11 @@ def _print_report(report: ExecutionReport) -> None:
 
 async def _execute(args: argparse.Namespace, build: object, *, halt: bool, dry_run: bool = False) -> int:
     db: Path = args.db
+    if not db.exists():
+        raise InputError(f"ledger {db}: file not found (create it with `plandesk ledger import FILE --db {db}`)")
+    adopt = args.connector == "paper" and _new_paper_account(db)
     connector = make_connector(args.connector, db, base_url=args.base_url, key_file=args.key_file)
-    rt: Runtime = await open_runtime(db, connector)
+    rt: Runtime = await open_runtime(db, connector, adopt=adopt)
     try:
         directive: StrategyDirective = build(rt)  # type: ignore[operator]
         if directive.directive_id is None:

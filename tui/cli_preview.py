@@ -76,12 +76,16 @@ def batch_table(batch: ExecutionBatch):  # type: ignore[no-untyped-def]
     return table
 
 
-def print_batch(batch: ExecutionBatch) -> None:
+def make_console():  # type: ignore[no-untyped-def]
+    """A rich console; 160 columns when the output is not a terminal (files, pipes, tests)."""
     from rich.console import Console
 
     console = Console(highlight=False)
-    if not console.is_terminal:
-        console = Console(highlight=False, width=160)
+    return console if console.is_terminal else Console(highlight=False, width=160)
+
+
+def print_batch(batch: ExecutionBatch) -> None:
+    console = make_console()
     if batch.commands:
         console.print(batch_table(batch))
     elif batch.ok:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ from core.connector import IExecutionConnector
 from core.handler import ExecutionHandler
 from core.journal import Journal
 from core.ledger import Ledger
+from core.models import TimeInForce
 from tui.inputs import InputError
 
 
@@ -30,6 +32,10 @@ class Runtime:
 
 def paper_state_path(db: Path) -> Path:
     return db.with_name(db.name + ".paper.json")
+
+
+def _new_paper_account(db: Path) -> bool:
+    return not paper_state_path(db).exists()
 
 
 def make_connector(name: str, db: Path, *, base_url: str | None = None, key_file: Path | None = None,
@@ -53,13 +59,19 @@ def make_connector(name: str, db: Path, *, base_url: str | None = None, key_file
     raise InputError(f"--connector: unknown connector {name!r} (paper or binance)")
 
 
-async def open_runtime(db: Path, connector: IExecutionConnector, *, sync: bool = True) -> Runtime:
-    """Open the ledger beside the venue, load the venue's market rules into it and reconcile."""
+async def open_runtime(db: Path, connector: IExecutionConnector, *, sync: bool = True,
+                       adopt: bool = False) -> Runtime:
+    """Open the ledger beside the venue, load the venue's market rules into it and reconcile.
+
+    `adopt`: the venue is a brand-new paper account; give it the ledger's positions and open orders first, so a
+    desk imported from a snapshot can be worked on paper (a real venue is never 'adopted')."""
     start = getattr(connector, "start", None)
     if start is not None:
         await start()
     ledger = Ledger(db)
     journal = Journal(db)
+    if adopt:
+        await adopt_ledger_on_paper(ledger, connector)
     for symbol, rules in (await connector.market_rules()).items():
         ledger.set_market(symbol, rules)
     handler = ExecutionHandler(ledger, connector, journal)
@@ -67,3 +79,59 @@ async def open_runtime(db: Path, connector: IExecutionConnector, *, sync: bool =
     if sync:
         await handler.recover()
     return rt
+
+
+async def adopt_ledger_on_paper(ledger: Ledger, connector: IExecutionConnector) -> list[str]:
+    """Mirror the ledger on a fresh paper account: each symbol's net position bought/sold at the mark, then each
+    open order placed with its client order id (one is assigned where the ledger has none)."""
+    import hashlib
+    import re
+    import time
+
+    from core.connector import ConnectorError, OrderRequest
+    from core.decimals import round_down_to
+    from core.models import OrderStatus, OrderType, Side
+
+    engine = getattr(connector, "engine", None)
+    if engine is not None:  # the paper venue starts from the ledger's markets and marks
+        for symbol, rules in ledger.markets().items():
+            if symbol in engine.markets:
+                engine.set_mark(symbol, rules.mark_price, time.time())
+            else:
+                engine.add_market(symbol, rules)
+    engine_markets = await connector.market_rules()
+    notes: list[str] = []
+    plans = ledger.plans()
+    net: dict[str, Decimal] = {}
+    for p in plans:
+        net[p.symbol] = net.get(p.symbol, Decimal(0)) + p.net_position
+    for symbol, position in sorted(net.items()):
+        rules = engine_markets.get(symbol)
+        if rules is None or position == 0:
+            continue
+        qty = round_down_to(abs(position), rules.step_size)
+        coid = "adopt-" + hashlib.sha256(symbol.encode()).hexdigest()[:20]
+        try:
+            await connector.place_order(OrderRequest(symbol=symbol, side=Side.BUY if position > 0 else Side.SELL,
+                                                     order_type=OrderType.MARKET, quantity=qty,
+                                                     client_order_id=coid))
+        except ConnectorError as exc:
+            notes.append(f"{symbol}: position {position} not mirrored: {exc.reason}")
+    for p in plans:
+        for o in p.open_orders:
+            coid = o.client_order_id
+            if coid is None:
+                ok = re.fullmatch(r"[.A-Za-z0-9:/_-]{1,36}", o.order_id) is not None
+                coid = o.order_id if ok else "pd-" + hashlib.sha256(o.order_id.encode()).hexdigest()[:29]
+                ledger.update_order(o.order_id, client_order_id=coid)
+            try:
+                await connector.place_order(OrderRequest(
+                    symbol=p.symbol, side=o.side, order_type=o.type, quantity=o.remaining, client_order_id=coid,
+                    price=o.price, stop_price=o.stop_price, time_in_force=o.time_in_force or (
+                        TimeInForce.GTC if o.type in (OrderType.LIMIT, OrderType.STOP_LIMIT) else None),
+                    reduce_only=o.reduce_only))
+            except ConnectorError as exc:
+                ledger.update_order(o.order_id, status=OrderStatus.REJECTED if o.status is OrderStatus.PENDING
+                                    else OrderStatus.CANCELLED, reason=f"paper venue refused it: {exc.reason}")
+                notes.append(f"{o.order_id}: {exc.reason}")
+    return notes
