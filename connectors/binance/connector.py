@@ -1,0 +1,327 @@
+"""BinanceConnector: the port (IExecutionConnector) over the Binance Spot REST v3 dialect.
+
+Notes on the venue:
+- Reduce-only does not exist on Binance Spot. It is never sent; a spot sell can only sell what the account holds,
+  and the handler keeps closes within the confirmed position. `reduce_only` of a request is echoed on the returned
+  VenueOrder for the caller's bookkeeping only.
+- Modify is cancel-replace (POST /api/v3/order/cancelReplace, cancelReplaceMode=STOP_ON_FAILURE): the replacement
+  is a new order with `new_client_order_id`; the order it replaces ends CANCELLED.
+- A request whose outcome is unknown (timeout, connection lost, -1007, 5xx) is never sent again by the connector
+  for a new order or a cancel-replace: UNKNOWN_OUTCOME is raised and the caller resolves it with get_order, because
+  Binance accepts a reused client order id once the first order is no longer open. A cancel is idempotent, so an
+  unknown cancel is resolved here: look the order up, cancel again only if it is still open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from connectors.binance.errors import CANCEL_REPLACE_FAILED, CANCEL_REPLACE_PARTIAL, is_unknown_order
+from connectors.binance.mapping import SymbolInfo, dec, new_order_params, order_params, symbol_info, venue_order
+from connectors.binance.poller import OrderBook, Poller
+from connectors.binance.rest import BinanceError, BinanceRest
+from core.connector import (
+    Capabilities,
+    ConnectorError,
+    ConnectorErrorKind,
+    ConnectorEvent,
+    ConnectorHealth,
+    OrderRequest,
+    VenueOrder,
+)
+from core.models import MarketRules
+
+W_ORDER_NEW, W_CANCEL, W_QUERY, W_OPEN_ONE, W_OPEN_ALL = 1, 1, 4, 6, 80
+W_INFO, W_ACCOUNT, W_TICKER, W_TICKER_ONE = 20, 20, 4, 2
+
+
+class BinanceConnector:
+    name = "binance"
+    capabilities = Capabilities(has_cancel_all=True, has_native_modify=False)
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        api_secret: str,
+        *,
+        max_in_flight: int = 8,
+        recv_window: int = 5000,
+        timeout: float = 5.0,
+        poll_interval: float = 1.0,
+        symbols: list[str] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.rest = BinanceRest(
+            base_url,
+            api_key,
+            api_secret,
+            max_in_flight=max_in_flight,
+            recv_window=recv_window,
+            timeout=timeout,
+            transport=transport,
+        )
+        self._wanted = list(symbols) if symbols else None
+        self.info: dict[str, SymbolInfo] = {}
+        self.book = OrderBook()
+        self._reduce_only: dict[str, bool] = {}
+        #: client id -> server time after which a request sent for it with an unknown outcome can no longer execute
+        self._unsure: dict[str, float] = {}
+        self.poller = Poller(self.rest, self.book, self._poll_symbols, interval=poll_interval, start_ms=0)
+        self._started = False
+
+    def __repr__(self) -> str:
+        return f"BinanceConnector(base_url={self.rest.base_url!r})"
+
+    # -- life cycle -------------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Measure the server-time offset, load exchangeInfo (rate limits, filters) and the first prices."""
+        await self.rest.sync_time()
+        await self._load_info()
+        self.poller.start_ms = int(self.rest.server_time() * 1000) - 1000
+        await self.mark_prices()
+        self._started = True
+
+    async def close(self) -> None:
+        await self.poller.close()
+        await self.rest.close()
+
+    async def __aenter__(self) -> BinanceConnector:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _load_info(self) -> None:
+        params = [("symbols", '["' + '","'.join(self._wanted) + '"]')] if self._wanted else []
+        data = await self.rest.request("GET", "/api/v3/exchangeInfo", params, weight=W_INFO)
+        self.rest.limiter.configure(data.get("rateLimits", []))
+        self.info = {s["symbol"]: symbol_info(s) for s in data.get("symbols", [])}
+
+    def _poll_symbols(self) -> list[str]:
+        if self._wanted:
+            return list(self._wanted)
+        return sorted(set(self.info) if len(self.info) <= 20 else set(self.book.symbol_of.values()))
+
+    # -- orders ---------------------------------------------------------------------------------------------
+    async def place_order(self, request: OrderRequest) -> VenueOrder:
+        self._reduce_only[request.client_order_id] = request.reduce_only
+        params = new_order_params(request)
+        data = await self._creating(request.client_order_id, "/api/v3/order", params)
+        return self._seen(data)
+
+    async def _creating(self, client_order_id: str, path: str, params: list[tuple[str, str]]) -> Any:
+        """Send a request that creates the order `client_order_id`; remember when its outcome is unknown."""
+        try:
+            data = await self._signed("POST", path, params, W_ORDER_NEW, orders=1)
+        except ConnectorError as exc:
+            if exc.kind is ConnectorErrorKind.UNKNOWN_OUTCOME:
+                self._unsure[client_order_id] = self.rest.server_time() + self.rest.recv_window / 1000 + 0.25
+            raise
+        self._unsure.pop(client_order_id, None)
+        return data
+
+    async def cancel_order(self, symbol: str, client_order_id: str) -> VenueOrder:
+        params = [("symbol", symbol), ("origClientOrderId", client_order_id)]
+        for _attempt in range(3):
+            try:
+                return self._seen(await self._signed("DELETE", "/api/v3/order", params, W_CANCEL))
+            except ConnectorError as exc:
+                if exc.kind is not ConnectorErrorKind.UNKNOWN_OUTCOME:
+                    raise
+                found = await self.get_order(symbol, client_order_id)
+                if found is None:
+                    raise ConnectorError(ConnectorErrorKind.NOT_FOUND, "Order does not exist.", code=-2013) from None
+                if not found.status.is_open:
+                    return found
+                # still open: cancelling again is safe (a cancel never creates an order)
+        raise ConnectorError(ConnectorErrorKind.UNKNOWN_OUTCOME, "cancel outcome unknown after 3 attempts")
+
+    async def modify_order(
+        self,
+        symbol: str,
+        client_order_id: str,
+        new_client_order_id: str,
+        *,
+        quantity: Decimal | None = None,
+        price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+    ) -> VenueOrder:
+        """Cancel-replace. The current order is read first (side, type, price, remaining quantity). Failures:
+        NOT_FOUND (code -2022/-2011) when the order is not open any more (nothing changed); REJECTED with code
+        -2021 when the original was cancelled but the replacement was refused (the order is gone)."""
+        current = await self.get_order(symbol, client_order_id)
+        if current is None or not current.status.is_open:
+            state = "does not exist" if current is None else f"is {current.status.value}"
+            raise ConnectorError(ConnectorErrorKind.NOT_FOUND, f"Order {state}; nothing to modify.", code=-2011)
+        qty = quantity if quantity is not None else current.quantity - current.filled_quantity
+        params = order_params(
+            symbol,
+            current.side,
+            current.order_type,
+            qty,
+            price=price if price is not None else current.price,
+            stop_price=stop_price if stop_price is not None else current.stop_price,
+            time_in_force=current.time_in_force,
+        )
+        params += [
+            ("cancelReplaceMode", "STOP_ON_FAILURE"),
+            ("cancelOrigClientOrderId", client_order_id),
+            ("newClientOrderId", new_client_order_id),
+            ("newOrderRespType", "RESULT"),
+        ]
+        reduce_only = self._reduce_only.get(client_order_id, current.reduce_only)
+        try:
+            data = await self._creating(new_client_order_id, "/api/v3/order/cancelReplace", params)
+        except BinanceError as exc:
+            raise self._cancel_replace_error(exc) from None
+        self._seen(data.get("cancelResponse") or {})
+        self._reduce_only[new_client_order_id] = reduce_only
+        return self._seen(data["newOrderResponse"])
+
+    def _cancel_replace_error(self, exc: BinanceError) -> ConnectorError:
+        data: dict[str, Any] = exc.data if isinstance(exc.data, dict) else {}
+        cancel = data.get("cancelResponse") or {}
+        new = data.get("newOrderResponse") or {}
+        if exc.code == CANCEL_REPLACE_FAILED:
+            c_code, c_msg = cancel.get("code"), str(cancel.get("msg", ""))
+            kind = ConnectorErrorKind.NOT_FOUND if is_unknown_order(c_code, c_msg) else ConnectorErrorKind.REJECTED
+            reason = f"cancel failed: {c_msg or exc.reason}; the order was not replaced"
+            return ConnectorError(kind, reason, code=exc.code)
+        if exc.code == CANCEL_REPLACE_PARTIAL:
+            if "symbol" in cancel:
+                self._seen(cancel)
+            return ConnectorError(
+                ConnectorErrorKind.REJECTED,
+                f"the original order was cancelled but the replacement was rejected: {new.get('msg', exc.reason)}",
+                code=exc.code,
+            )
+        return exc
+
+    async def cancel_all(self, symbol: str) -> list[VenueOrder]:
+        """DELETE /api/v3/openOrders: every open order of the symbol, ours or not. See cancel_all_if_owned."""
+        try:
+            rows = await self._signed("DELETE", "/api/v3/openOrders", [("symbol", symbol)], W_CANCEL)
+        except ConnectorError as exc:
+            if exc.kind is ConnectorErrorKind.NOT_FOUND:
+                return []
+            raise
+        return [self._seen(r) for r in rows if "orderId" in r]  # order lists (OCO) come as reports; skipped
+
+    async def cancel_all_if_owned(self, symbol: str, owned_client_ids: set[str]) -> list[VenueOrder] | None:
+        """Cancel all open orders of `symbol` in one request only when every one of them is in `owned_client_ids`.
+
+        Returns None (nothing cancelled) when a foreign order is open: the caller then cancels its own orders one
+        by one. A foreign order placed between the listing and the cancel-all would be cancelled too: Binance has no
+        conditional cancel-all, so the window is one round trip."""
+        open_now = await self.open_orders(symbol)
+        if any(o.client_order_id not in owned_client_ids for o in open_now):
+            return None
+        if not open_now:
+            return []
+        return await self.cancel_all(symbol)
+
+    async def get_order(self, symbol: str, client_order_id: str) -> VenueOrder | None:
+        """The order with this client id (the newest one if the id was reused), or None when proven absent.
+
+        After a create request for this id ended with an unknown outcome, absence is only proof once that request
+        can no longer execute: Binance refuses a request older than its `timestamp + recvWindow`, so the lookup
+        waits until then before it answers None."""
+        params = [("symbol", symbol), ("origClientOrderId", client_order_id)]
+        while True:
+            try:
+                data = await self.rest.request("GET", "/api/v3/order", params, weight=W_QUERY, signed=True)
+            except ConnectorError as exc:
+                if exc.kind is not ConnectorErrorKind.NOT_FOUND:
+                    raise
+                wait = self._unsure.get(client_order_id, 0.0) - self.rest.server_time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                    continue
+                self._unsure.pop(client_order_id, None)
+                return None
+            self._unsure.pop(client_order_id, None)
+            return self._seen(data)
+
+    async def open_orders(self, symbol: str | None = None) -> list[VenueOrder]:
+        params = [("symbol", symbol)] if symbol else []
+        weight = W_OPEN_ONE if symbol else W_OPEN_ALL
+        rows = await self.rest.request("GET", "/api/v3/openOrders", params, weight=weight, signed=True)
+        return [self._seen(r) for r in rows]
+
+    # -- market data and account ------------------------------------------------------------------------------
+    async def market_rules(self) -> dict[str, MarketRules]:
+        if not self.info:
+            await self._load_info()
+        marks = await self.mark_prices()
+        out: dict[str, MarketRules] = {}
+        for sym, info in self.info.items():
+            rules = info.rules(marks.get(sym))
+            if rules is not None and info.trading:
+                out[sym] = rules
+        return out
+
+    async def mark_prices(self) -> dict[str, Decimal]:
+        wanted = self._wanted or (sorted(self.info) if 0 < len(self.info) <= 100 else None)
+        params = [("symbols", '["' + '","'.join(wanted) + '"]')] if wanted else []
+        rows = await self.rest.request("GET", "/api/v3/ticker/price", params, weight=W_TICKER)
+        marks = {str(r["symbol"]): dec(r["price"]) for r in (rows if isinstance(rows, list) else [rows])}
+        if self.info:
+            marks = {s: p for s, p in marks.items() if s in self.info}
+        self.poller.marks.update(marks)
+        return marks
+
+    async def positions(self) -> dict[str, Decimal]:
+        """Spot holdings as positions: per symbol, the free + locked balance of its base asset."""
+        data = await self.rest.request(
+            "GET", "/api/v3/account", [("omitZeroBalances", "true")], weight=W_ACCOUNT, signed=True
+        )
+        held = {str(b["asset"]): dec(b.get("free", "0")) + dec(b.get("locked", "0")) for b in data.get("balances", [])}
+        out: dict[str, Decimal] = {}
+        for sym, info in self.info.items():
+            qty = held.get(info.base_asset, Decimal(0))
+            if qty != 0:
+                out[sym] = qty
+        return out
+
+    async def balances(self) -> dict[str, Decimal]:
+        data = await self.rest.request("GET", "/api/v3/account", [], weight=W_ACCOUNT, signed=True)
+        return {str(b["asset"]): dec(b.get("free", "0")) + dec(b.get("locked", "0")) for b in data.get("balances", [])}
+
+    # -- events and health ----------------------------------------------------------------------------------
+    def events(self) -> AsyncIterator[ConnectorEvent]:
+        return self.poller.stream()
+
+    async def health(self) -> ConnectorHealth:
+        poll = self.poller
+        extra = {k: v for k, v in self.rest.usage().items()}
+        extra["time_offset_ms"] = f"{self.rest.time_offset * 1000:.0f}"
+        extra["requests"] = str(self.rest.sent)
+        if poll.last_error is not None:
+            return ConnectorHealth(
+                ok=False, detail=f"polling failed: {poll.last_error}", last_data_ts=poll.last_poll, extra=extra
+            )
+        if self.rest.last_error is not None and self.rest.last_ok is None:
+            return ConnectorHealth(ok=False, detail=f"venue unreachable: {self.rest.last_error}", extra=extra)
+        last = poll.last_poll or self.rest.last_ok
+        return ConnectorHealth(
+            ok=self._started, detail="ok" if self._started else "not started", last_data_ts=last, extra=extra
+        )
+
+    # -- helpers --------------------------------------------------------------------------------------------
+    async def _signed(
+        self, method: str, path: str, params: list[tuple[str, str]], weight: int, *, orders: int = 0
+    ) -> Any:
+        return await self.rest.request(method, path, params, weight=weight, orders=orders, signed=True, mutating=True)
+
+    def _seen(self, data: dict[str, Any]) -> VenueOrder:
+        coid = str(data.get("origClientOrderId") or data.get("clientOrderId", ""))
+        order = venue_order(data, reduce_only=self._reduce_only.get(coid, False))
+        self.poller.note(order)
+        return order
