@@ -39,16 +39,22 @@ def check(commands: Sequence[BatchCommand], ctx: RiskContext) -> list[str]:
     errors: list[str] = []
     limits = ctx.limits
     deltas: dict[str, Decimal] = {}
+    adders: dict[str, list[str]] = {}  # symbol -> plans whose orders add exposure there
     for cmd in commands:
+        if isinstance(cmd, CancelOrder):
+            continue  # a cancel never adds exposure and carries no price
         rules = ctx.markets.get(cmd.symbol)
         mark = rules.mark_price if rules is not None else None
         if isinstance(cmd, ExecuteTrade):
             if adds_exposure(cmd):
                 deltas[cmd.symbol] = deltas.get(cmd.symbol, Decimal(0)) + cmd.side.sign * cmd.quantity
+                names = adders.setdefault(cmd.symbol, [])
+                if cmd.plan_id not in names:
+                    names.append(cmd.plan_id)
                 if ctx.desk is DeskStatus.HALTED:
                     errors.append(
-                        f"{cmd.plan_id}: desk is HALTED: {cmd.side} {dec_str(cmd.quantity)} {cmd.symbol} would add "
-                        "exposure (stops, scale-outs and closes are still allowed)"
+                        f"{cmd.plan_id}: desk.state: desk is HALTED: {cmd.side} {dec_str(cmd.quantity)} {cmd.symbol} "
+                        "would add exposure (stops, scale-outs and closes are still allowed)"
                     )
                 px = cmd.price if cmd.price is not None else mark
                 if limits.max_order_notional is not None and px is not None:
@@ -63,7 +69,9 @@ def check(commands: Sequence[BatchCommand], ctx: RiskContext) -> list[str]:
         elif isinstance(cmd, ModifyOrder):
             role = ctx.order_roles.get(cmd.order_id)
             if role is OrderRole.ENTRY and ctx.desk is DeskStatus.HALTED:
-                errors.append(f"{cmd.plan_id}: desk is HALTED: working entry {cmd.order_id} may not be changed")
+                errors.append(
+                    f"{cmd.plan_id}: desk.state: desk is HALTED: working entry {cmd.order_id} may not be changed"
+                )
             _check_deviation(errors, cmd.plan_id, "price", cmd.price, mark, limits)
             _check_deviation(errors, cmd.plan_id, "stop_price", cmd.stop_price, mark, limits)
     for symbol, delta in deltas.items():
@@ -74,7 +82,7 @@ def check(commands: Sequence[BatchCommand], ctx: RiskContext) -> list[str]:
         after = current + delta
         if abs(after) > limit and abs(after) > abs(current):
             errors.append(
-                f"{symbol}: position: resulting position {dec_str(after)} exceeds "
+                f"{', '.join(adders[symbol])}: quantity: resulting {symbol} position {dec_str(after)} exceeds "
                 f"limits.max_position[{symbol}] {dec_str(limit)}"
             )
     return errors

@@ -7,16 +7,15 @@ The rules are DESIGN.md section 2; where the design is silent the choice is writ
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 
-from core.batch import CancelOrder, ExecuteTrade, ExecutionBatch, ModifyOrder, client_order_id
+from core.batch import ExecuteTrade, ExecutionBatch, ModifyOrder
 from core.decimals import dec_str, is_multiple, plain, round_down_to, round_to_tick
-from core.directives import RELATIVE_SIZE_HELP, ExitDirective, Scope, StrategyDirective
+from core.directives import RELATIVE_SIZE_HELP, Scope, StrategyDirective
 from core.models import (
     LedgerState,
     MarketRules,
-    Order,
     OrderRole,
     OrderType,
     PlanStatus,
@@ -24,7 +23,8 @@ from core.models import (
     TimeInForce,
     TradePlan,
 )
-from core.risk import BatchCommand, RiskContext, check
+from core.risk import BatchCommand, RiskContext, adds_exposure, check
+from core.worker_exits import BuilderBase, PlanCommands, trusted_cancel
 
 ZERO = Decimal(0)
 
@@ -41,42 +41,23 @@ def new_plan_id(directive_id: str) -> str:
     return "TPL_" + hashlib.sha256(("plan\x1f" + directive_id).encode()).hexdigest()[:12]
 
 
-@dataclass
-class _Plan:
-    """Commands for one plan, in the order they are listed (cancels, trade, modifies, new protective orders)."""
-
-    cancels: list[CancelOrder] = field(default_factory=list)
-    trades: list[ExecuteTrade] = field(default_factory=list)
-    modifies: list[ModifyOrder] = field(default_factory=list)
-    protective: list[ExecuteTrade] = field(default_factory=list)
-
-
-class _Builder:
+class _Builder(BuilderBase):
     def __init__(self, directive: StrategyDirective, state: LedgerState) -> None:
         self.d = directive
         self.state = state
         self.did = directive_id_of(directive)
         self.errors: list[str] = []
         self.warnings: list[str] = []
-        self.out: list[tuple[str, str, _Plan]] = []  # (plan_id, symbol, commands)
+        self.out: list[tuple[str, str, PlanCommands]] = []  # (plan_id, symbol, commands)
         self.plan_versions: dict[str, int] = {}
         self.target_plans: dict[str, TradePlan] = {}
 
     # ---- helpers --------------------------------------------------------------------------------------------
-    def err(self, where: str, msg: str) -> None:
-        self.errors.append(f"{where}: {msg}")
-
-    def warn(self, where: str, msg: str) -> None:
-        self.warnings.append(f"{where}: {msg}")
-
     def market(self, where: str, symbol: str) -> MarketRules | None:
         rules = self.state.markets.get(symbol)
         if rules is None:
             self.err(where, f"symbol: no market rules for {symbol} (mark, tick, step, min notional)")
         return rules
-
-    def coid(self, *parts: str) -> str:
-        return client_order_id(self.did, *parts)
 
     # ---- entry point ----------------------------------------------------------------------------------------
     def build(self) -> ExecutionBatch:
@@ -89,34 +70,52 @@ class _Builder:
             self.close_existing()
         commands: list[BatchCommand] = []
         if not self.errors:
-            for _pid, _sym, pc in self.out:
-                commands.extend(pc.cancels)
-                commands.extend(pc.trades)
-                commands.extend(pc.modifies)
-                commands.extend(pc.protective)
-            self.errors.extend(check(commands, self.risk_context()))
-        numbered: list[BatchCommand] = []
-        if not self.errors:
-            numbered = [c.model_copy(update={"seq": i}) for i, c in enumerate(commands, start=1)]
+            others: list[BatchCommand] = []  # everything but the cancels: what the risk context needs to look at
+            seq = 0
+            for pid, symbol, pc in self.out:
+                for order_id in pc.cancels:
+                    seq += 1
+                    commands.append(trusted_cancel(seq, pid, symbol, order_id))
+                specs: list[partial[ExecuteTrade] | partial[ModifyOrder]] = [*pc.trades, *pc.modifies, *pc.protective]
+                for spec in specs:
+                    seq += 1
+                    cmd = spec(seq=seq)
+                    commands.append(cmd)
+                    others.append(cmd)
+            self.errors.extend(check(commands, self.risk_context(others)))
+        if self.errors:
+            commands = []
         return ExecutionBatch.model_construct(
             directive_id=self.did,
             scope=scope,
-            commands=numbered,
+            commands=commands,
             warnings=self.warnings,
             errors=self.errors,
             plan_versions=self.plan_versions,
         )
 
-    def risk_context(self) -> RiskContext:
-        positions: dict[str, Decimal] = {}
+    def risk_context(self, commands: list[BatchCommand]) -> RiskContext:
+        """Positions are summed only for the symbols a position limit applies to and an exposure-adding order
+        touches; roles and quantities only for the orders a MODIFY_ORDER targets (what check() reads)."""
+        limited = self.state.limits.max_position
+        symbols: set[str] = set()
+        modified: set[str] = set()
+        for c in commands:
+            if isinstance(c, ExecuteTrade):
+                if c.symbol in limited and adds_exposure(c):
+                    symbols.add(c.symbol)
+            elif isinstance(c, ModifyOrder):
+                modified.add(c.order_id)
+        plans = self.state.plans
+        positions = {sym: sum([p.net_position for p in plans if p.symbol == sym], ZERO) for sym in sorted(symbols)}
         roles: dict[str, OrderRole] = {}
         qtys: dict[str, Decimal] = {}
-        for p in self.state.plans:
-            positions[p.symbol] = positions.get(p.symbol, ZERO) + p.net_position
-        for p in self.target_plans.values():
-            for o in p.orders:
-                roles[o.order_id] = o.role
-                qtys[o.order_id] = o.remaining
+        if modified:
+            for p in self.target_plans.values():
+                for o in p.orders:
+                    if o.order_id in modified:
+                        roles[o.order_id] = o.role
+                        qtys[o.order_id] = o.remaining
         return RiskContext(
             limits=self.state.limits,
             desk=self.state.desk.state,
@@ -126,7 +125,10 @@ class _Builder:
             order_quantities=qtys,
         )
 
-    def resolve_targets(self, *, unknown_is_warning: bool) -> list[TradePlan]:
+    def resolve_targets(self, *, flatten: bool) -> list[TradePlan]:
+        """The target plans, in the directive's order. In a flatten an unknown plan is a warning (the rest still
+        closes) and a plan whose position has the wrong sign for its direction is closed as it stands (a venue
+        overshoot must not block the way out); elsewhere both are errors."""
         ids = self.d.target_plan_ids
         if not ids:
             self.err("target_plan_ids", f"must list at least one plan for {self.d.scope}")
@@ -135,20 +137,30 @@ class _Builder:
         if dupes:
             self.err("target_plan_ids", f"plan ids must be distinct; repeated: {', '.join(dupes)}")
             return []
-        by_id = {p.plan_id: p for p in self.state.plans}
+        wanted = set(ids)
+        by_id: dict[str, TradePlan] = {}
+        for p in self.state.plans:
+            if p.plan_id in wanted:
+                by_id[p.plan_id] = p
+                if len(by_id) == len(wanted):
+                    break
         found: list[TradePlan] = []
         for pid in ids:
             plan = by_id.get(pid)
             if plan is None:
-                if unknown_is_warning:
+                if flatten:
                     self.warn(pid, "unknown plan; skipped (the other plans still close)")
                 else:
                     self.err(pid, "unknown plan id")
                 continue
             if plan.net_position * plan.direction.sign < 0:
-                self.err(pid, f"net_position {dec_str(plan.net_position)} has the wrong sign for a "
-                              f"{plan.direction} plan; reconcile it before acting")
-                continue
+                if flatten:
+                    self.warn(pid, f"net_position {dec_str(plan.net_position)} has the wrong sign for a "
+                                   f"{plan.direction} plan; the close follows the actual position")
+                else:
+                    self.err(pid, f"net_position {dec_str(plan.net_position)} has the wrong sign for a "
+                                  f"{plan.direction} plan; reconcile it or flatten it (CLOSE_EXISTING) before acting")
+                    continue
             found.append(plan)
             self.plan_versions[pid] = plan.version
         self.target_plans = {p.plan_id: p for p in found}
@@ -174,13 +186,18 @@ class _Builder:
         if rules is None:
             return
         pid = new_plan_id(self.did)
+        if self.state.plan(pid) is not None:
+            # the plan id derives from the directive id: this directive was already sent and opened its plan
+            self.warn(pid, f"already opened by directive {self.did}; nothing to send (MODIFY_EXISTING changes it)")
+            return
         plan = TradePlan(plan_id=pid, symbol=entry.symbol, direction=entry.direction, version=0)
         self.target_plans = {pid: plan}
-        pc = _Plan()
-        if not self.size_to(plan, rules, d.size_directive.target_position_size, pc):
+        pc = PlanCommands()
+        landing = self.size_to(plan, rules, d.size_directive.target_position_size, pc)
+        if landing is None:
             return
         if d.exit_directive is not None:
-            self.exits(plan, rules, d.exit_directive, d.size_directive.target_position_size, pc)
+            self.exits(plan, rules, d.exit_directive, landing, pc)
         self.out.append((pid, plan.symbol, pc))
 
     def modify_existing(self) -> None:
@@ -188,7 +205,7 @@ class _Builder:
         if d.size_directive is None and d.exit_directive is None and d.entry_directive is None:
             self.err("directive", "MODIFY_EXISTING needs size_directive, exit_directive or entry_directive")
             return
-        plans = self.resolve_targets(unknown_is_warning=False)
+        plans = self.resolve_targets(flatten=False)
         if self.errors:
             return
         entry = d.entry_directive
@@ -207,7 +224,7 @@ class _Builder:
             rules = self.market(pid, plan.symbol)
             if rules is None:
                 continue
-            pc = _Plan()
+            pc = PlanCommands()
             target = d.size_directive.target_position_size if d.size_directive is not None else None
             if plan.status is PlanStatus.CLOSED:
                 if target is not None and target > 0 or d.exit_directive is not None:
@@ -223,8 +240,9 @@ class _Builder:
                 continue
             resulting = abs(plan.net_position)
             if target is not None:
-                if self.size_to(plan, rules, target, pc):
-                    resulting = target
+                landing = self.size_to(plan, rules, target, pc)
+                if landing is not None:
+                    resulting = landing
             elif entry is not None:
                 self.reprice_entries(plan, rules, pc)
             if d.exit_directive is not None:
@@ -240,28 +258,27 @@ class _Builder:
                 self.err(name, "not allowed for CLOSE_EXISTING (it cancels every order and closes the position)")
         if self.errors:
             return
-        for plan in self.resolve_targets(unknown_is_warning=True):
+        for plan in self.resolve_targets(flatten=True):
             rules = self.market(plan.plan_id, plan.symbol)
             if rules is None:
                 continue
-            pc = _Plan()
+            pc = PlanCommands()
             self.close_plan(plan, rules, pc)
             self.out.append((plan.plan_id, plan.symbol, pc))
 
     # ---- building blocks ------------------------------------------------------------------------------------
-    def close_plan(self, plan: TradePlan, rules: MarketRules, pc: _Plan) -> None:
+    def close_plan(self, plan: TradePlan, rules: MarketRules, pc: PlanCommands) -> None:
         pid = plan.plan_id
         open_orders = plan.open_orders
         if plan.status is PlanStatus.CLOSED or (plan.net_position == 0 and not open_orders):
             self.warn(pid, "already flat with no open orders; nothing to close")
             return
-        for o in open_orders:
-            pc.cancels.append(CancelOrder(seq=0, plan_id=pid, symbol=plan.symbol, order_id=o.order_id))
+        pc.cancels.extend(o.order_id for o in open_orders)
         net = plan.net_position
         if net == 0:
             return
         qty = round_down_to(abs(net), rules.step_size)
-        side = plan.direction.opposite
+        side = Side.SELL if net > 0 else Side.BUY  # the actual position's opposite (a wrong-sign plan included)
         if qty == 0 or qty * rules.mark_price < rules.min_notional:
             self.warn(
                 pid,
@@ -273,8 +290,8 @@ class _Builder:
             self.warn(pid, f"dust remains: {dec_str(abs(net) - qty)} {plan.symbol} is finer than the step size")
         price, tif, otype = self.close_price(side, rules)
         pc.trades.append(
-            ExecuteTrade(
-                seq=0, plan_id=pid, symbol=plan.symbol, side=side, order_type=otype, quantity=qty, price=price,
+            partial(
+                ExecuteTrade, plan_id=pid, symbol=plan.symbol, side=side, order_type=otype, quantity=qty, price=price,
                 time_in_force=tif, reduce_only=True, role=OrderRole.EXIT, client_order_id=self.coid(pid, "close"),
             )
         )
@@ -290,9 +307,9 @@ class _Builder:
             price = round_to_tick(rules.mark_price * (1 + c), rules.tick_size, up=False)
         return price, TimeInForce.IOC, OrderType.LIMIT
 
-    def size_to(self, plan: TradePlan, rules: MarketRules, target: Decimal, pc: _Plan) -> bool:
-        """Cancel working entries/exits and trade the difference. True when the position will move to the target
-        (protective orders then follow it); False when already at target or refused."""
+    def size_to(self, plan: TradePlan, rules: MarketRules, target: Decimal, pc: PlanCommands) -> Decimal | None:
+        """Cancel working entries/exits and trade the difference. Returns the position magnitude the batch lands on
+        (the target to the step; protective orders then follow it), or None when already at target or refused."""
         pid = plan.plan_id
         sign = plan.direction.sign
         target_signed = sign * target
@@ -300,7 +317,7 @@ class _Builder:
         working = sum((o.side.sign * o.remaining for o in working_orders), ZERO)
         if round_down_to(abs(plan.net_position + working - target_signed), rules.step_size) == 0:
             self.warn(pid, f"already at target {dec_str(target)} (position plus working orders); nothing to send")
-            return False
+            return None
         delta = target_signed - plan.net_position
         qty = round_down_to(abs(delta), rules.step_size)
         entry = self.d.entry_directive
@@ -309,11 +326,10 @@ class _Builder:
         if price is not None and not is_multiple(price, rules.tick_size):
             self.err(f"{pid}: entry_directive.limit_price",
                      f"{dec_str(price)} is not a multiple of the tick size {dec_str(rules.tick_size)}")
-            return False
-        for o in working_orders:
-            pc.cancels.append(CancelOrder(seq=0, plan_id=pid, symbol=plan.symbol, order_id=o.order_id))
+            return None
+        pc.cancels.extend(o.order_id for o in working_orders)
         if qty == 0:
-            return True  # the working orders were the difference; cancelling them lands on the target
+            return abs(plan.net_position)  # the working orders were the difference; cancelling them lands on it
         ref = price if price is not None else rules.mark_price
         if qty * ref < rules.min_notional:
             self.err(
@@ -321,19 +337,19 @@ class _Builder:
                 f"target {dec_str(target)} cannot be reached: the trade of {dec_str(qty)} {plan.symbol} "
                 f"(notional {dec_str(plain(qty * ref))}) is below min_notional {dec_str(rules.min_notional)}",
             )
-            return False
+            return None
         grows = abs(target_signed) > abs(plan.net_position)
         side = Side.BUY if delta > 0 else Side.SELL
         pc.trades.append(
-            ExecuteTrade(
-                seq=0, plan_id=pid, symbol=plan.symbol, side=side, order_type=otype, quantity=qty, price=price,
+            partial(
+                ExecuteTrade, plan_id=pid, symbol=plan.symbol, side=side, order_type=otype, quantity=qty, price=price,
                 time_in_force=TimeInForce.GTC if otype is OrderType.LIMIT else None, reduce_only=not grows,
                 role=OrderRole.ENTRY if grows else OrderRole.EXIT, client_order_id=self.coid(pid, "size"),
             )
         )
-        return True
+        return abs(plan.net_position + side.sign * qty)
 
-    def reprice_entries(self, plan: TradePlan, rules: MarketRules, pc: _Plan) -> None:
+    def reprice_entries(self, plan: TradePlan, rules: MarketRules, pc: PlanCommands) -> None:
         """MODIFY_EXISTING with only an entry_directive: move the limit price of the plan's working entries."""
         entry = self.d.entry_directive
         pid = plan.plan_id
@@ -351,140 +367,8 @@ class _Builder:
             self.warn(pid, "no working LIMIT entry orders to reprice")
         for o in entries:
             if o.price != entry.limit_price:
-                pc.modifies.append(ModifyOrder(seq=0, plan_id=pid, symbol=plan.symbol, order_id=o.order_id,
-                                               price=entry.limit_price))
-
-    def exits(self, plan: TradePlan, rules: MarketRules, ex: ExitDirective, resulting: Decimal, pc: _Plan) -> None:
-        pid = plan.plan_id
-        if resulting == 0:
-            self.warn(pid, "plan is flat: no stop or take profit to set")
-            return
-        mark = rules.mark_price
-        long = plan.direction is Side.BUY
-        stop: Decimal | None = None
-        if ex.stop_loss_tolerance is not None:
-            t = ex.stop_loss_tolerance
-            stop = round_to_tick(mark * (1 - t) if long else mark * (1 + t), rules.tick_size, up=not long)
-            field_name = "exit_directive.stop_loss_tolerance"
-        elif ex.stop_loss_price is not None:
-            stop = ex.stop_loss_price
-            field_name = "exit_directive.stop_loss_price"
-            if not is_multiple(stop, rules.tick_size):
-                self.err(f"{pid}: {field_name}",
-                         f"{dec_str(stop)} is not a multiple of the tick size {dec_str(rules.tick_size)}")
-                return
-        if stop is not None:
-            if (long and stop >= mark) or (not long and stop <= mark):
-                self.err(f"{pid}: {field_name}",
-                         f"stop {dec_str(stop)} is on the wrong side of the mark {dec_str(mark)} for a "
-                         f"{'long' if long else 'short'}: it would trigger at once")
-                return
-            if not ex.allow_loosen:
-                for o in plan.open_orders:
-                    if o.role is OrderRole.STOP_LOSS and o.stop_price is not None:
-                        looser = stop < o.stop_price if long else stop > o.stop_price
-                        if looser:
-                            self.err(f"{pid}: {field_name}",
-                                     f"new stop {dec_str(stop)} is looser than the current {dec_str(o.stop_price)} "
-                                     f"({o.order_id}); set exit_directive.allow_loosen to move it away")
-                            return
-        tp = ex.take_profit_price
-        if tp is not None:
-            if not is_multiple(tp, rules.tick_size):
-                self.err(f"{pid}: exit_directive.take_profit_price",
-                         f"{dec_str(tp)} is not a multiple of the tick size {dec_str(rules.tick_size)}")
-                return
-            if (long and tp <= mark) or (not long and tp >= mark):
-                self.err(f"{pid}: exit_directive.take_profit_price",
-                         f"take profit {dec_str(tp)} is on the wrong side of the mark {dec_str(mark)} for a "
-                         f"{'long' if long else 'short'}: it would fill at once")
-                return
-        self.follow_protective(plan, rules, resulting, pc, stop=stop, take_profit=tp)
-
-    def follow_protective(
-        self,
-        plan: TradePlan,
-        rules: MarketRules,
-        resulting: Decimal,
-        pc: _Plan,
-        *,
-        stop: Decimal | None,
-        take_profit: Decimal | None,
-    ) -> None:
-        """Protective orders follow the resulting position: quantity scaled, stop / take-profit moved."""
-        pid = plan.plan_id
-        net = abs(plan.net_position)
-        have = {OrderRole.STOP_LOSS: False, OrderRole.TAKE_PROFIT: False}
-        for o in plan.open_orders:
-            if not o.role.is_protective:
-                continue
-            have[o.role] = True
-            new_qty = self.scaled_quantity(o, net, resulting, rules)
-            new_price, new_stop = self.moved_prices(o, stop, take_profit)
-            if new_qty == 0 or new_qty * (new_stop or new_price or rules.mark_price) < rules.min_notional:
-                self.warn(pid, f"{o.order_id}: {o.role} would shrink to {dec_str(new_qty)}, below the minimum "
-                               "order; it is cancelled")
-                pc.cancels.append(CancelOrder(seq=0, plan_id=pid, symbol=plan.symbol, order_id=o.order_id))
-                continue
-            changes: dict[str, Decimal] = {}
-            if new_qty != o.remaining:
-                changes["quantity"] = new_qty
-            if new_price is not None and new_price != o.price:
-                changes["price"] = new_price
-            if new_stop is not None and new_stop != o.stop_price:
-                changes["stop_price"] = new_stop
-            if changes:
-                pc.modifies.append(
-                    ModifyOrder(seq=0, plan_id=pid, symbol=plan.symbol, order_id=o.order_id, **changes)
-                )
-        qty = round_down_to(resulting, rules.step_size)
-        side = plan.direction.opposite
-        if stop is not None and not have[OrderRole.STOP_LOSS]:
-            if qty * stop < rules.min_notional:
-                self.err(f"{pid}: exit_directive", f"a stop for {dec_str(qty)} is below min_notional")
-                return
-            pc.protective.append(
-                ExecuteTrade(
-                    seq=0, plan_id=pid, symbol=plan.symbol, side=side, order_type=OrderType.STOP_MARKET,
-                    quantity=qty, stop_price=stop, reduce_only=True, role=OrderRole.STOP_LOSS,
-                    client_order_id=self.coid(pid, "stop"),
-                )
-            )
-        if take_profit is not None and not have[OrderRole.TAKE_PROFIT]:
-            if qty * take_profit < rules.min_notional:
-                self.err(f"{pid}: exit_directive", f"a take profit for {dec_str(qty)} is below min_notional")
-                return
-            pc.protective.append(
-                ExecuteTrade(
-                    seq=0, plan_id=pid, symbol=plan.symbol, side=side, order_type=OrderType.LIMIT, quantity=qty,
-                    price=take_profit, time_in_force=TimeInForce.GTC, reduce_only=True, role=OrderRole.TAKE_PROFIT,
-                    client_order_id=self.coid(pid, "take_profit"),
-                )
-            )
-
-    @staticmethod
-    def scaled_quantity(o: Order, net: Decimal, resulting: Decimal, rules: MarketRules) -> Decimal:
-        if net == resulting:
-            return o.remaining
-        if net == 0:
-            return round_down_to(resulting, rules.step_size)
-        return round_down_to(o.remaining * resulting / net, rules.step_size)
-
-    @staticmethod
-    def moved_prices(
-        o: Order, stop: Decimal | None, take_profit: Decimal | None
-    ) -> tuple[Decimal | None, Decimal | None]:
-        """(new price, new stop price) for a protective order; None where unchanged."""
-        if o.role is OrderRole.STOP_LOSS and stop is not None:
-            if o.type is OrderType.STOP_LIMIT and o.price is not None and o.stop_price is not None:
-                return plain(stop + (o.price - o.stop_price)), stop  # keep the stop-limit offset
-            return None, stop
-        if o.role is OrderRole.TAKE_PROFIT and take_profit is not None:
-            if o.type in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT):
-                return None, take_profit
-            return take_profit, None
-        return None, None
-
+                pc.modifies.append(partial(ModifyOrder, plan_id=pid, symbol=plan.symbol, order_id=o.order_id,
+                                           price=entry.limit_price))
 
 def translate(directive: StrategyDirective, state: LedgerState) -> ExecutionBatch:
     """Translate a directive against the ledger state into the exact batch of commands it will send."""
