@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 from pathlib import Path
@@ -37,6 +38,7 @@ def run_preview(args: argparse.Namespace) -> int:
     directive = load_model(StrategyDirective, args.directive, "directive")
     if args.state is not None:
         state = load_snapshot(args.state)
+        gc.freeze()  # a short-lived process: keep the collector off the loaded snapshot while translating
         batch = translate(directive, state)
     else:
         from core.journal import Journal, journal_preview
