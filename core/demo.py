@@ -1,7 +1,7 @@
 """A realistic desk to start from: plans opened through the real handler on whatever venue is given.
 
-Six plans on three symbols, long and short, with stops, take profits and a ladder of working limit entries. Used by
-`plandesk demo`, the console's tests and the benchmarks."""
+Six plans on three symbols, long and short, with stops, take profits and a ladder of working limit entries (more on
+request: the six repeat). Used by `plandesk demo`, the console's tests, the handler's tests and the kill test."""
 
 from __future__ import annotations
 
@@ -28,11 +28,19 @@ DEMO_PLANS: list[tuple[str, str, Side, str, str | None, str | None, list[tuple[s
 ]
 
 
+def demo_plans(plans: int | None = None) -> list[tuple[str, str, Side, str, str | None, str | None,
+                                                       list[tuple[str, str]]]]:
+    """The first `plans` demo plans (default: the six above); beyond six the templates repeat as TPL_7, TPL_8, ..."""
+    count = len(DEMO_PLANS) if plans is None else plans
+    return [(f"TPL_{i + 1}", *DEMO_PLANS[i % len(DEMO_PLANS)][1:]) for i in range(count)]
+
+
 async def seed_demo_desk(handler: ExecutionHandler, *, plans: int | None = None) -> list[str]:
-    """Open the demo plans through `handler` (its ledger must hold the venue's market rules). Returns plan ids."""
+    """Open the demo plans through `handler` (its ledger must hold the venue's market rules). Returns plan ids.
+    Plans already in the ledger are left as they are. `plans`: how many (default six; more repeat the six)."""
     ledger = handler.ledger
     made: list[str] = []
-    for plan_id, symbol, direction, size, stop_d, tp_d, ladder in DEMO_PLANS[: plans or len(DEMO_PLANS)]:
+    for plan_id, symbol, direction, size, stop_d, tp_d, ladder in demo_plans(plans):
         if ledger.get_plan(plan_id) is not None:
             made.append(plan_id)
             continue
@@ -58,8 +66,8 @@ async def seed_demo_desk(handler: ExecutionHandler, *, plans: int | None = None)
         if not batch.ok:
             raise RuntimeError(f"demo plan {plan_id}: {batch.errors}")
         report = await handler.send(batch, directive)
-        if report.refused:
-            raise RuntimeError(f"demo plan {plan_id}: {report.refused}")
+        if not report.ok:
+            raise RuntimeError(f"demo plan {plan_id}: {report.summary()}")
         for i, (dist, qty) in enumerate(ladder):
             await _ladder_order(handler, plan_id, symbol, direction, Decimal(dist), Decimal(qty), i)
         made.append(plan_id)
@@ -80,3 +88,5 @@ async def _ladder_order(handler: ExecutionHandler, plan_id: str, symbol: str, di
                        client_order_id=coid, price=price, time_in_force=TimeInForce.GTC)
     oc = CommandOutcome(seq=0, action="EXECUTE_TRADE", plan_id=plan_id, symbol=symbol, order_id=order.order_id)
     await handler.ops.place(plan_id, order, req, oc, lambda _o: None)
+    if oc.status.is_bad:
+        raise RuntimeError(f"demo plan {plan_id}: ladder order {coid}: {oc.status} {oc.detail}")

@@ -1,36 +1,73 @@
 """ExecutionHandler: sends a batch through the connector it is given, in the right order, and records every outcome.
 
 DESIGN.md section 3, in code:
-- refuse a stale preview (plan versions changed) and a directive id that was already sent;
+- refuse a stale preview (plan versions changed, or the desk was halted since), and a directive id already sent;
 - write every order to the ledger (PENDING, with its client order id) before it is sent;
 - per plan: cancels first; the new order only after they are confirmed, its quantity recomputed from the confirmed
   position; protective orders shrink before a reducing order and grow only after the entry filled, never above the
   position;
-- plans run concurrently under a bound on requests in flight;
+- plans run concurrently under a bound on requests in flight; a flatten that cancels every ledger-open order of a
+  symbol does it with one cancel-all call per symbol when the venue has one;
 - an unknown outcome is resolved by looking the order up; only an order proven absent is placed again (same id);
-- a flatten is done when the plans are flat with no open orders: it re-checks and retries in bounded rounds.
+- a flatten is done when the plans are flat with no open orders: it re-checks and retries in bounded rounds;
+- flatten-all (halt_desk) halts the desk first thing, even when its batch is then refused as stale.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 
 from core.batch import CancelOrder, ExecuteTrade, ExecutionBatch, ModifyOrder
 from core.connector import ConnectorError, ConnectorErrorKind, IExecutionConnector, OrderRequest, VenueOrder
-from core.decimals import dec_str, round_down_to
 from core.directives import Scope, StrategyDirective
-from core.handler_orders import OrderOps
+from core.handler_orders import NOT_EXECUTED, OrderOps
 from core.journal import Journal
 from core.ledger import Ledger, LedgerError
-from core.models import DeskStatus, ExecutionGroup, GroupStatus, OrderRole, PlanStatus
-from core.outcomes import CommandOutcome, ExecutionReport, OutcomeStatus
+from core.models import (
+    DeskStatus,
+    ExecutionGroup,
+    GroupStatus,
+    MarketRules,
+    OrderRole,
+    OrderStatus,
+    PlanStatus,
+    TradePlan,
+)
+from core.outcomes import CommandOutcome, ExecutionReport, OutcomeStatus, round_entry
+from core.reconcile import apply_cancelled, describe_open, not_done, sync
 from core.worker import translate
 
 OutcomeCallback = Callable[[CommandOutcome], None]
+Cmd = CancelOrder | ExecuteTrade | ModifyOrder
+log = logging.getLogger("plandesk.handler")
+
+
+def _ignore(_oc: CommandOutcome) -> None:
+    pass
+
+
+@dataclass
+class _Round:
+    """What every plan of one round of a send shares."""
+
+    directive: StrategyDirective
+    directive_id: str
+    report: ExecutionReport
+    outcomes: dict[int, CommandOutcome]
+    emit: Callable[[CommandOutcome], None]
+    markets: dict[str, MarketRules]
+    start: dict[str, TradePlan]  # the plans as the round started (versions checked against the preview)
+    confirmed: dict[str, TradePlan]  # the plans as read right after the round's cancel-all calls
+    cancel_phase: asyncio.Task[None] | None  # those calls: every plan waits for them before its own cancels
+
+MAX_DIRECTIVE_ID = 64
+ALREADY_SENT = "this directive id was already sent; it is never sent twice"
 
 
 class ExecutionHandler:
@@ -67,9 +104,8 @@ class ExecutionHandler:
 
     # ---- public -------------------------------------------------------------------------------------------
     async def recover(self) -> list[str]:
-        from core.reconcile import sync
-
-        notes = await sync(self.ledger, self.connector)
+        """Resolve what a crash left behind (PENDING / UNKNOWN orders) and refresh live orders from the venue."""
+        notes = await sync(self.ledger, self.connector, skip=self.ops.in_flight)
         if notes:
             self._journal("recover", None, {"notes": notes, "summary": f"{len(notes)} orders reconciled"})
         return notes
@@ -83,36 +119,44 @@ class ExecutionHandler:
         on_outcome: OutcomeCallback | None = None,
     ) -> ExecutionReport:
         report = ExecutionReport(batch.directive_id)
+        if halt_desk:  # flatten-all halts the desk in the same step, even when its batch is refused as stale
+            self.ledger.set_desk(DeskStatus.HALTED)
+            report.halted = True
         refusal = self._refusal(batch)
+        digest = batch.digest()
         if refusal is None:
             try:
-                self.ledger.mark_sent(batch.directive_id, batch.digest())
+                self.ledger.mark_sent(batch.directive_id, digest)
             except LedgerError:
-                refusal = "this directive id was already sent; it is never sent twice"
+                refusal = ALREADY_SENT
         if refusal is not None:
             report.refused = refusal
-            self._journal("refused", batch.directive_id, {"reason": refusal, "summary": refusal})
+            self._journal("refused", batch.directive_id, {"reason": refusal, "halted": report.halted,
+                                                          "summary": refusal})
             return report
         self._journal("send", batch.directive_id, {
-            "directive": directive.model_dump(mode="json"), "batch": batch.to_dict(), "digest": batch.digest(),
+            "directive": directive.model_dump(mode="json"), "batch": batch.to_dict(), "digest": digest,
             "summary": f"{len(batch.commands)} commands",
         })
         if halt_desk:
-            self.ledger.set_desk(DeskStatus.HALTED)
-            report.halted = True
             self._journal("halt", batch.directive_id, {"summary": "desk HALTED by flatten-all"})
         await self._run(batch, directive, report, on_outcome, round_no=1)
         report.rounds = 1
         closing = self._closing_plans(batch, directive)
         if closing:
             await self._finish_flatten(closing, directive, report, on_outcome)
-        self._journal("report", batch.directive_id, {**report.to_dict(), "summary": report.summary()})
+        elif any(o.status is OutcomeStatus.UNKNOWN for o in report.outcomes):
+            await self._resync(report, on_outcome, f"{batch.directive_id}: final lookup")
+        # the outcome of every command is in the per-plan "outcome" entries; the report keeps the exceptions
+        self._journal("report", batch.directive_id, {**report.to_dict(routine=False), "summary": report.summary()})
         return report
 
     # ---- checks -------------------------------------------------------------------------------------------
     def _refusal(self, batch: ExecutionBatch) -> str | None:
         if batch.errors:
             return "the preview has errors: " + "; ".join(batch.errors)
+        if self.ledger.was_sent(batch.directive_id):
+            return ALREADY_SENT
         current = self.ledger.plan_versions(batch.plan_versions)
         stale = [
             f"{pid} (v{v} -> {current.get(pid, 'gone')})"
@@ -125,6 +169,9 @@ class ExecutionHandler:
             for c in batch.commands:
                 if self.ledger.get_plan(c.plan_id) is not None:
                     return f"stale preview: plan {c.plan_id} already exists; preview again"
+        adds = [c for c in batch.commands if isinstance(c, ExecuteTrade) and c.role is OrderRole.ENTRY]
+        if adds and self.ledger.desk() is DeskStatus.HALTED:
+            return "stale preview: the desk is HALTED; nothing that adds exposure may be sent (preview again)"
         return None
 
     def _closing_plans(self, batch: ExecutionBatch, directive: StrategyDirective) -> list[str]:
@@ -145,7 +192,7 @@ class ExecutionHandler:
         *,
         round_no: int,
     ) -> None:
-        per_plan: dict[str, list[CancelOrder | ExecuteTrade | ModifyOrder]] = {}
+        per_plan: dict[str, list[Cmd]] = {}
         for c in batch.commands:
             per_plan.setdefault(c.plan_id, []).append(c)
         outcomes: dict[int, CommandOutcome] = {}
@@ -157,36 +204,109 @@ class ExecutionHandler:
             )
             outcomes[c.seq] = oc
             report.outcomes.append(oc)
+        state = self.ledger.state(per_plan)  # one read for every plan: the positions the batch was computed from
+        plans = {p.plan_id: p for p in state.plans}
+        rnd = _Round(directive, batch.directive_id, report, outcomes, on_outcome or _ignore, state.markets, plans,
+                     {}, None)
+        if self._closing_plans(batch, directive):
+            rnd.cancel_phase = asyncio.create_task(self._cancel_phase(batch, rnd, list(per_plan)))
+        await asyncio.gather(*(self._guarded(rnd, pid, cmds) for pid, cmds in per_plan.items()))
+        if rnd.cancel_phase is not None:
+            await rnd.cancel_phase  # (a batch without plans to run still finishes its cancel-all calls)
+        self._journal("outcome", report.directive_id, round_entry(round_no, list(outcomes.values())))
 
-        def emit(oc: CommandOutcome) -> None:
-            if oc.status.is_final or oc.status is OutcomeStatus.UNKNOWN:
-                self._journal("outcome", batch.directive_id, {**oc.to_dict(), "summary": f"#{oc.seq} {oc.action} "
-                              f"{oc.plan_id} {oc.status} {oc.detail}".strip()})
-            if on_outcome is not None:
-                on_outcome(oc)
+    async def _cancel_phase(self, batch: ExecutionBatch, rnd: _Round, plan_ids: list[str]) -> None:
+        """The cancel-all calls of a closing round (the plans set up their groups meanwhile). After them, one read
+        for every plan: the state they confirmed, which a plan whose cancels were all done by them trades from."""
+        try:
+            if await self._cancel_all(batch, rnd.report, rnd.start):
+                rnd.confirmed.update({p.plan_id: p for p in self.ledger.state(plan_ids).plans})
+        except Exception as exc:  # noqa: BLE001 - the plans' own cancels still go
+            log.exception("cancel-all phase failed")
+            rnd.report.notes.append(f"cancel-all failed: {exc}; cancelling one by one")
 
-        await asyncio.gather(*(
-            self._run_plan(batch.directive_id, directive, pid, cmds, outcomes, emit)
-            for pid, cmds in per_plan.items()
-        ))
+    async def _cancel_all(self, batch: ExecutionBatch, report: ExecutionReport, plans: dict[str, TradePlan]) -> bool:
+        """One cancel-all call per symbol whose every ledger-open order is to be cancelled by this batch (so no
+        order of another plan is touched). Anything it did not cancel is left to the plan's own cancels.
+        True when at least one call was made."""
+        if not self.connector.capabilities.has_cancel_all:
+            return False
+        wanted: dict[str, set[str]] = {}
+        for c in batch.commands:
+            if isinstance(c, CancelOrder):
+                wanted.setdefault(c.symbol, set()).add(c.order_id)
+        if not wanted:
+            return False
+        others: set[str] = set()
+        if not set(self.ledger.plan_ids(PlanStatus.ACTIVE)) <= plans.keys():  # else a CLOSED plan has no orders
+            for _pid, symbol, order in self.ledger.open_orders():
+                if order.order_id not in wanted.get(symbol, ()):
+                    others.add(symbol)
+        for p in plans.values():
+            for o in p.open_orders:
+                if o.order_id not in wanted.get(p.symbol, ()):
+                    others.add(p.symbol)
+        symbols = [s for s, ids in wanted.items() if len(ids) > 1 and s not in others]
+        ids = {s: [p.plan_id for p in plans.values() if p.symbol == s] for s in symbols}
+        await asyncio.gather(*(self._cancel_symbol(s, report, ids[s]) for s in symbols))
+        return bool(symbols)
 
-    async def _run_plan(
-        self,
-        directive_id: str,
-        directive: StrategyDirective,
-        plan_id: str,
-        cmds: list[CancelOrder | ExecuteTrade | ModifyOrder],
-        outcomes: dict[int, CommandOutcome],
-        emit: Callable[[CommandOutcome], None],
-    ) -> None:
+    async def _cancel_symbol(self, symbol: str, report: ExecutionReport, plan_ids: list[str]) -> None:
+        """Cancel-all on one symbol, only when every order open at the venue on it is one this batch cancels: a
+        foreign order (another desk's, a manual one) is never cancelled. Otherwise the plans cancel one by one."""
+        owned = {o.client_order_id or o.order_id for p in self.ledger.state(plan_ids).plans for o in p.open_orders}
+        try:
+            async with self.ops.sem:
+                venue_open = await self.connector.open_orders(symbol)
+        except ConnectorError as exc:
+            report.notes.append(f"cancel-all {symbol}: could not list open orders ({exc.reason}); one by one")
+            return
+        foreign = sorted(vo.client_order_id for vo in venue_open if vo.client_order_id not in owned)
+        if foreign:
+            report.notes.append(f"cancel-all {symbol} not used: {len(foreign)} open order(s) at the venue are not "
+                                f"this batch's ({', '.join(foreign[:3])}); cancelling one by one")
+            return
+        cancelled: list[VenueOrder] = []
+        for i in range(self.ops.attempts):
+            try:
+                async with self.ops.sem:
+                    cancelled = await self.connector.cancel_all(symbol)
+                break
+            except ConnectorError as exc:
+                if exc.kind in NOT_EXECUTED and i + 1 < self.ops.attempts:
+                    await self.ops.backoff(i, exc)
+                    continue
+                report.notes.append(f"cancel-all {symbol}: {exc.reason}; cancelling one by one")
+                return
+        done, strangers = apply_cancelled(self.ledger, cancelled, plan_ids)
+        self.ops.cancelled_by_all.update(done)
+        for coid in strangers:
+            report.notes.append(f"cancel-all {symbol} also cancelled {coid} (not in the ledger)")
+
+    async def _guarded(self, rnd: _Round, plan_id: str, cmds: list[Cmd]) -> None:
+        """One plan's run; an unexpected error fails that plan's unfinished commands, never the other plans."""
+        try:
+            await self._run_plan(rnd, plan_id, cmds)
+        except Exception as exc:  # noqa: BLE001 - isolate one plan's failure from the others
+            log.exception("plan %s: internal error", plan_id)
+            rnd.report.notes.append(f"{plan_id}: internal error: {exc.__class__.__name__}: {exc}")
+            for c in cmds:
+                oc = rnd.outcomes[c.seq]
+                if oc.status is OutcomeStatus.PENDING:
+                    oc.status, oc.detail = OutcomeStatus.FAILED, f"internal error: {exc}"
+                    rnd.emit(oc)
+
+    async def _run_plan(self, rnd: _Round, plan_id: str, cmds: list[Cmd]) -> None:
+        directive_id, outcomes, emit = rnd.directive_id, rnd.outcomes, rnd.emit
+        plan = rnd.start.get(plan_id)
         ledger = self.ledger
         main = [c for c in cmds if isinstance(c, ExecuteTrade) and not c.role.is_protective]
-        plan = ledger.get_plan(plan_id)
         if plan is None:
             first = main[0] if main else None
             if first is None:
                 return
-            direction = directive.entry_directive.direction if directive.entry_directive else None
+            entry = rnd.directive.entry_directive
+            direction = entry.direction if entry is not None else None
             ledger.create_plan(plan_id, first.symbol, direction or first.side)
             plan = ledger.get_plan(plan_id)
             assert plan is not None
@@ -194,9 +314,12 @@ class ExecutionHandler:
             ledger.reopen(plan_id)
         start_net = plan.net_position
         group_id = "EXG_" + hashlib.sha256(f"{directive_id}\x1f{plan_id}".encode()).hexdigest()[:16]
-        if ledger.get_group(group_id) is None:
+        try:
             ledger.add_group(plan_id, ExecutionGroup(group_id=group_id, directive_id=directive_id,
                                                      status=GroupStatus.ACTIVE))
+        except LedgerError:
+            if ledger.get_group(group_id) is None:
+                raise
         ops = self.ops
         cancels = [c for c in cmds if isinstance(c, CancelOrder)]
         modifies = [c for c in cmds if isinstance(c, ModifyOrder)]
@@ -204,11 +327,26 @@ class ExecutionHandler:
         grow = [m for m in modifies if ops.grows(m)]
         early = [m for m in modifies if m not in grow]
 
-        await asyncio.gather(*(ops.cancel(c, outcomes[c.seq], emit) for c in cancels))
-        await asyncio.gather(*(ops.modify(directive_id, c, outcomes[c.seq], emit, group_id) for c in early))
+        if rnd.cancel_phase is not None:
+            await rnd.cancel_phase
+        confirmed = rnd.confirmed.get(plan_id)
+        by_all = [x for x in cancels if x.order_id in ops.cancelled_by_all]
+        for x in by_all:  # confirmed by the batch's cancel-all call: nothing to await
+            await ops.cancel(x, outcomes[x.seq], emit)
+        rest = [x for x in cancels if x not in by_all]
+        if rest:
+            confirmed = None  # this plan's cancels go out now: trade from a fresh read after them
+            await asyncio.gather(*(ops.cancel(x, outcomes[x.seq], emit) for x in rest))
+        unconfirmed = [c.order_id for c in cancels if outcomes[c.seq].status.is_bad]
+        if early:
+            confirmed = None
+            await asyncio.gather(*(ops.modify(directive_id, c, outcomes[c.seq], emit, group_id) for c in early))
         for c in main:
-            await ops.trade(c, outcomes[c.seq], emit, group_id, start_net=start_net)
-        await asyncio.gather(*(ops.modify(directive_id, c, outcomes[c.seq], emit, group_id) for c in grow))
+            await ops.trade(c, outcomes[c.seq], emit, group_id, start_net=start_net, unconfirmed=unconfirmed,
+                            confirmed=confirmed, rules=rnd.markets.get(c.symbol))
+            confirmed = None
+        if grow:
+            await asyncio.gather(*(ops.modify(directive_id, c, outcomes[c.seq], emit, group_id) for c in grow))
         for c in protective:
             await ops.protect(c, outcomes[c.seq], emit, group_id)
         mine = [outcomes[c.seq] for c in cmds]
@@ -218,6 +356,7 @@ class ExecutionHandler:
         ledger.set_group_status(group_id, status)
         ledger.close_if_flat(plan_id)
 
+    # ---- flatten rounds -----------------------------------------------------------------------------------
     async def _finish_flatten(
         self,
         plan_ids: list[str],
@@ -228,28 +367,17 @@ class ExecutionHandler:
         """Keep closing until every plan is flat with no open orders, within bounded rounds and time."""
         deadline = time.monotonic() + self.flatten_deadline
         round_no = 1
-        while True:
-            remaining = self._not_done(plan_ids)
-            if not remaining:
-                report.still_open = []
-                return
-            if round_no >= self.flatten_rounds or time.monotonic() >= deadline:
-                report.still_open = [self._describe_open(pid) for pid in remaining]
-                return
+        remaining = not_done(self.ledger, plan_ids)
+        while remaining and round_no < self.flatten_rounds and time.monotonic() < deadline:
             round_no += 1
             report.rounds = round_no
             await asyncio.sleep(min(0.05 * round_no, 0.5))
-            try:
-                from core.reconcile import sync
-
-                await sync(self.ledger, self.connector)
-            except ConnectorError as exc:
-                report.notes.append(f"round {round_no}: sync failed: {exc.reason}")
-            remaining = self._not_done(plan_ids)
+            await self._resync(report, on_outcome, f"round {round_no}")
+            remaining = not_done(self.ledger, plan_ids)
             if not remaining:
-                continue
+                break
             retry = StrategyDirective(
-                directive_id=f"{report.directive_id}-r{round_no}",
+                directive_id=self._retry_id(report.directive_id, round_no),
                 scope=Scope.CLOSE_EXISTING,
                 target_plan_ids=remaining,
                 execution_directive=directive.execution_directive,
@@ -257,33 +385,52 @@ class ExecutionHandler:
             batch = translate(retry, self.ledger.state())
             if batch.errors:
                 report.notes.append(f"round {round_no}: " + "; ".join(batch.errors))
-                report.still_open = [self._describe_open(pid) for pid in remaining]
-                return
+                break
             self._journal("retry", report.directive_id, {"round": round_no, "batch": batch.to_dict(),
                                                           "summary": f"round {round_no}: {len(remaining)} plans"})
             await self._run(batch, retry, report, on_outcome, round_no=round_no)
+            remaining = not_done(self.ledger, plan_ids)
+        report.still_open = [describe_open(self.ledger, pid) for pid in remaining]
+        last_round: dict[str, int] = {}
+        for o in report.outcomes:
+            last_round[o.plan_id] = max(last_round.get(o.plan_id, 0), o.round)
+        for o in report.outcomes:
+            if o.status.is_bad and (o.plan_id not in remaining or o.round < last_round[o.plan_id]):
+                o.superseded = True
 
-    def _not_done(self, plan_ids: list[str]) -> list[str]:
-        out = []
-        for pid in plan_ids:
-            plan = self.ledger.get_plan(pid)
-            if plan is None:
+    async def _resync(self, report: ExecutionReport, on_outcome: OutcomeCallback | None, what: str) -> None:
+        """Look up what is unknown, refresh live orders from the venue, and settle UNKNOWN outcomes."""
+        try:
+            for note in await sync(self.ledger, self.connector, skip=self.ops.in_flight):
+                if note.startswith("venue has open order") or "did not answer" in note:
+                    report.notes.append(f"{what}: {note}")
+        except ConnectorError as exc:
+            report.notes.append(f"{what}: sync failed: {exc.reason}")
+        for oc in report.outcomes:
+            if oc.status is not OutcomeStatus.UNKNOWN or oc.client_order_id is None:
                 continue
-            if plan.net_position != 0 or plan.open_orders:
-                rules = self.ledger.markets().get(plan.symbol)
-                dust = rules is not None and not plan.open_orders and (
-                    round_down_to(abs(plan.net_position), rules.step_size) * rules.mark_price < rules.min_notional
-                )
-                if not dust:
-                    out.append(pid)
-        return out
+            found = self.ledger.find_order(oc.client_order_id)
+            if found is not None and found[1].status not in (OrderStatus.PENDING, OrderStatus.UNKNOWN):
+                oc.status, oc.detail = OutcomeStatus.RESOLVED, f"unknown -> looked up: {found[1].status}"
+                self._journal("outcome", report.directive_id, round_entry(oc.round, [oc]))
+                if on_outcome is not None:
+                    on_outcome(oc)
 
-    def _describe_open(self, plan_id: str) -> str:
-        plan = self.ledger.get_plan(plan_id)
-        if plan is None:
-            return f"{plan_id}: unknown"
-        n = len(plan.open_orders)
-        return f"{plan_id}: position {dec_str(plan.net_position)} {plan.symbol}, {n} open order{'s' * (n != 1)}"
+    def _retry_id(self, base: str, round_no: int) -> str:
+        """The derived directive id of a flatten retry round, `<id>-rN`: at most 64 characters and claimed in the
+        ledger like a sent directive, so it can never share client order ids with a directive sent under that id."""
+        for k in range(100):
+            suffix = f"-r{round_no}" + (f"x{k}" if k else "")
+            stem = base
+            if len(stem) + len(suffix) > MAX_DIRECTIVE_ID:
+                stem = base[: MAX_DIRECTIVE_ID - len(suffix) - 9] + "-" + hashlib.sha256(base.encode()).hexdigest()[:8]
+            candidate = stem + suffix
+            try:
+                self.ledger.mark_sent(candidate, f"retry round {round_no} of {base}")
+                return candidate
+            except LedgerError:
+                continue
+        raise LedgerError(f"no free directive id for round {round_no} of {base}")
 
 
 __all__ = ["ExecutionHandler", "ExecutionReport", "CommandOutcome", "OutcomeStatus", "OrderRequest",

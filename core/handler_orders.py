@@ -13,10 +13,10 @@ from decimal import Decimal
 from core.batch import CancelOrder, ExecuteTrade, ModifyOrder, replacement_client_order_id
 from core.connector import ConnectorError, ConnectorErrorKind, IExecutionConnector, OrderRequest, VenueOrder
 from core.decimals import dec_str, round_down_to
-from core.ledger import Ledger
-from core.models import Order, OrderStatus, OrderType, Side
+from core.ledger import Ledger, LedgerError
+from core.models import MarketRules, Order, OrderStatus, OrderType, Side, TradePlan
 from core.outcomes import CommandOutcome, OutcomeStatus
-from core.reconcile import apply_venue_order, lookup
+from core.reconcile import apply_venue_order, lookup, set_status
 
 Emit = Callable[[CommandOutcome], None]
 NOT_EXECUTED = (ConnectorErrorKind.RATE_LIMITED, ConnectorErrorKind.UNAVAILABLE)
@@ -49,13 +49,25 @@ class OrderOps:
         self.attempts = attempts
         self.delay = delay
         self.fill_timeout = fill_timeout
+        #: client order ids whose placement is in flight in this process (recovery must not judge them)
+        self.in_flight: set[str] = set()
+        #: order ids cancelled through one cancel-all call of the current batch
+        self.cancelled_by_all: set[str] = set()
 
-    async def _backoff(self, i: int, exc: ConnectorError) -> None:
+    async def backoff(self, i: int, exc: ConnectorError) -> None:
         wait = exc.retry_after if exc.retry_after is not None else self.delay * (2**i)
         await asyncio.sleep(min(wait, 2.0))
 
+    def _status(self, order_id: str) -> OrderStatus | None:
+        found = self.ledger.get_order(order_id)
+        return None if found is None else found[1].status
+
     # ---- cancel -------------------------------------------------------------------------------------------
     async def cancel(self, c: CancelOrder, oc: CommandOutcome, emit: Emit) -> None:
+        if c.order_id in self.cancelled_by_all:  # the batch's cancel-all call confirmed it CANCELLED
+            self.cancelled_by_all.discard(c.order_id)
+            _set(oc, emit, OutcomeStatus.ACKNOWLEDGED, f"CANCELLED (cancel-all {c.symbol})")
+            return
         found = self.ledger.get_order(c.order_id)
         if found is None:
             _set(oc, emit, OutcomeStatus.REJECTED, "order not in the ledger")
@@ -76,14 +88,13 @@ class OrderOps:
                 last = exc.reason
                 if exc.kind in (ConnectorErrorKind.NOT_FOUND, ConnectorErrorKind.REJECTED,
                                 ConnectorErrorKind.UNKNOWN_OUTCOME):
-                    answered, vo2 = await lookup(self.venue, c.symbol, coid)
-                    if answered and vo2 is None:
-                        self.ledger.update_order(order.order_id, status=OrderStatus.CANCELLED,
-                                                 reason="not found at the venue")
+                    answered, vo2 = await lookup(self.venue, c.symbol, coid, delay=self.delay)
+                    if answered and vo2 is None and coid not in self.in_flight:
+                        set_status(self.ledger, order.order_id, OrderStatus.CANCELLED, "not found at the venue")
                         _set(oc, emit, OutcomeStatus.RESOLVED, "not at the venue; marked cancelled")
                         return
                     if answered and vo2 is not None:
-                        after = apply_venue_order(self.ledger, plan_id, order, vo2)
+                        after = apply_venue_order(self.ledger, plan_id, order, vo2, close=False)
                         if not after.is_open:
                             status = (OutcomeStatus.RESOLVED if exc.kind is ConnectorErrorKind.UNKNOWN_OUTCOME
                                       else OutcomeStatus.ACKNOWLEDGED)
@@ -94,9 +105,9 @@ class OrderOps:
                     if exc.kind is ConnectorErrorKind.REJECTED:
                         _set(oc, emit, OutcomeStatus.REJECTED, exc.reason)
                         return
-                await self._backoff(i, exc)
+                await self.backoff(i, exc)
                 continue
-            after = apply_venue_order(self.ledger, plan_id, order, vo)
+            after = apply_venue_order(self.ledger, plan_id, order, vo, close=False)
             detail = "lost the race: filled first" if after.status is OrderStatus.FILLED else str(after.status)
             _set(oc, emit, OutcomeStatus.ACKNOWLEDGED, detail)
             return
@@ -104,58 +115,68 @@ class OrderOps:
 
     # ---- place (shared by trade and protect) --------------------------------------------------------------
     async def place(self, plan_id: str, order: Order, req: OrderRequest, oc: CommandOutcome, emit: Emit) -> None:
-        self.ledger.write_ahead(plan_id, order)
+        try:
+            self.ledger.write_ahead(plan_id, order)
+        except LedgerError as exc:
+            _set(oc, emit, OutcomeStatus.FAILED, f"not sent: {exc}")
+            return
         oc.order_id = order.order_id
         emit(oc)
-        last = ""
-        unknown_seen = False
-        for i in range(self.attempts):
-            try:
-                async with self.sem:
-                    vo = await self.venue.place_order(req)
-            except ConnectorError as exc:
-                last = exc.reason
-                if exc.kind is ConnectorErrorKind.REJECTED:
-                    self.ledger.update_order(order.order_id, status=OrderStatus.REJECTED, reason=exc.reason)
-                    _set(oc, emit, OutcomeStatus.REJECTED, exc.reason)
-                    return
-                if exc.kind is ConnectorErrorKind.UNKNOWN_OUTCOME:
-                    unknown_seen = True
-                    self.ledger.update_order(order.order_id, status=OrderStatus.UNKNOWN, reason=exc.reason)
-                    _set(oc, emit, OutcomeStatus.UNKNOWN, f"{exc.reason}; looking it up")
-                    answered, found = await lookup(self.venue, req.symbol, req.client_order_id)
-                    if not answered:
-                        _set(oc, emit, OutcomeStatus.UNKNOWN,
-                             "venue did not answer the lookup; it stays UNKNOWN and is resolved at the next sync")
-                        return
-                    if found is not None:
-                        await self._settle(plan_id, order.order_id, found)
-                        _set(oc, emit, OutcomeStatus.RESOLVED, f"unknown -> found {found.status}")
-                        return
-                    # proven absent: the same client order id may be placed again
-                    await self._backoff(i, exc)
-                    continue
-                await self._backoff(i, exc)
-                continue
-            await self._settle(plan_id, order.order_id, vo)
-            final = self.ledger.get_order(order.order_id)
-            st = final[1].status if final else vo.status
-            detail = f"{st}" + (f" {dec_str(final[1].filled_quantity)} filled" if final and final[1].filled_quantity
-                                else "")
-            _set(oc, emit, OutcomeStatus.RESOLVED if unknown_seen else OutcomeStatus.ACKNOWLEDGED, detail)
-            return
-        current = self.ledger.get_order(order.order_id)
-        if current is not None and current[1].status in (OrderStatus.PENDING, OrderStatus.UNKNOWN):
-            self.ledger.update_order(order.order_id, status=OrderStatus.REJECTED,
-                                     reason=f"not placed after {self.attempts} attempts: {last}")
-        _set(oc, emit, OutcomeStatus.FAILED, f"not placed after {self.attempts} attempts: {last}")
+        await self._send_new(plan_id, order.order_id, req, oc, emit)
 
-    async def _settle(self, plan_id: str, order_id: str, vo: VenueOrder) -> None:
-        """Apply the venue's answer; for MARKET/IOC orders wait (bounded) for the final state."""
+    async def _send_new(self, plan_id: str, order_id: str, req: OrderRequest, oc: CommandOutcome, emit: Emit, *,
+                        unknown_seen: bool = False, done: str = "") -> None:
+        """Place an order already written ahead, until it is acknowledged, refused, proven absent after bounded
+        attempts, or unknown because the venue stopped answering lookups."""
+        last = ""
+        self.in_flight.add(req.client_order_id)
+        try:
+            for i in range(self.attempts):
+                try:
+                    async with self.sem:
+                        vo = await self.venue.place_order(req)
+                except ConnectorError as exc:
+                    last = exc.reason
+                    if exc.kind is ConnectorErrorKind.REJECTED:
+                        set_status(self.ledger, order_id, OrderStatus.REJECTED, exc.reason)
+                        _set(oc, emit, OutcomeStatus.REJECTED, done + exc.reason)
+                        return
+                    if exc.kind is ConnectorErrorKind.UNKNOWN_OUTCOME:
+                        unknown_seen = True
+                        if self._status(order_id) is OrderStatus.PENDING:
+                            set_status(self.ledger, order_id, OrderStatus.UNKNOWN, exc.reason)
+                        _set(oc, emit, OutcomeStatus.UNKNOWN, f"{exc.reason}; looking it up")
+                        answered, found = await lookup(self.venue, req.symbol, req.client_order_id, delay=self.delay)
+                        if not answered:
+                            _set(oc, emit, OutcomeStatus.UNKNOWN,
+                                 "venue did not answer the lookup; it stays UNKNOWN and is resolved at the next sync")
+                            return
+                        if found is not None:
+                            await self._settle(plan_id, order_id, found)
+                            _set(oc, emit, OutcomeStatus.RESOLVED, f"{done}unknown -> found {found.status}")
+                            return
+                        # proven absent: the same client order id may be placed again
+                    await self.backoff(i, exc)
+                    continue
+                final = await self._settle(plan_id, order_id, vo)
+                st = final.status if final else vo.status
+                filled = final.filled_quantity if final else Decimal(0)
+                detail = f"{done}{st}" + (f" {dec_str(filled)} filled" if filled else "")
+                _set(oc, emit, OutcomeStatus.RESOLVED if unknown_seen else OutcomeStatus.ACKNOWLEDGED, detail)
+                return
+        finally:
+            self.in_flight.discard(req.client_order_id)
+        if self._status(order_id) in (OrderStatus.PENDING, OrderStatus.UNKNOWN):
+            why = f"not placed after {self.attempts} attempts: {last}"
+            set_status(self.ledger, order_id, OrderStatus.REJECTED, why)
+        _set(oc, emit, OutcomeStatus.FAILED, f"{done}not placed after {self.attempts} attempts: {last}")
+
+    async def _settle(self, plan_id: str, order_id: str, vo: VenueOrder) -> Order | None:
+        """Apply the venue's answer; for MARKET/IOC orders wait (bounded) for the final state. Returns the order."""
         found = self.ledger.get_order(order_id)
         if found is None:
-            return
-        order = apply_venue_order(self.ledger, plan_id, found[1], vo)
+            return None
+        order = apply_venue_order(self.ledger, plan_id, found[1], vo, close=False, fresh=True)
         immediate = order.type is OrderType.MARKET or order.time_in_force is not None and order.time_in_force != "GTC"
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.fill_timeout
@@ -163,17 +184,26 @@ class OrderOps:
             await asyncio.sleep(0.02)
             answered, again = await lookup(self.venue, vo.symbol, vo.client_order_id, attempts=1)
             if answered and again is not None:
-                order = apply_venue_order(self.ledger, plan_id, order, again)
+                order = apply_venue_order(self.ledger, plan_id, order, again, close=False)
+        return order
 
     # ---- trade: the plan's one position-changing order --------------------------------------------------
     async def trade(self, c: ExecuteTrade, oc: CommandOutcome, emit: Emit, group_id: str, *,
-                    start_net: Decimal) -> None:
-        plan = self.ledger.get_plan(c.plan_id)
-        rules = self.ledger.markets().get(c.symbol)
+                    start_net: Decimal, unconfirmed: list[str] | None = None, confirmed: TradePlan | None = None,
+                    rules: MarketRules | None = None) -> None:
+        """Place the plan's position-changing order for what is left to reach the batch's target, from the
+        position confirmed after the cancels (`confirmed`, else read now). `unconfirmed`: cancels that did not end
+        confirmed; then a trade that could overshoot (anything but a reduce-only close to zero) is not sent."""
+        plan = confirmed if confirmed is not None else self.ledger.get_plan(c.plan_id)
+        rules = rules if rules is not None else self.ledger.markets().get(c.symbol)
         if plan is None or rules is None:
             _set(oc, emit, OutcomeStatus.FAILED, "plan or market rules missing")
             return
         target = start_net + c.side.sign * c.quantity
+        if unconfirmed and not (c.reduce_only and target == 0):  # a reduce-only close cannot overshoot zero
+            _set(oc, emit, OutcomeStatus.FAILED, "not sent: the cancel of " + ", ".join(unconfirmed) +
+                 " is not confirmed; the working order could still fill and overshoot")
+            return
         delta = target - plan.net_position
         qty = round_down_to(abs(delta), rules.step_size)
         side = Side.BUY if delta > 0 else Side.SELL
@@ -190,10 +220,19 @@ class OrderOps:
         if qty * ref < rules.min_notional:
             _set(oc, emit, OutcomeStatus.SKIPPED, f"remaining {dec_str(qty)} is below the minimum order")
             return
+        done = ""
         if qty != c.quantity:
-            oc.detail = f"quantity recomputed {dec_str(c.quantity)} -> {dec_str(qty)} from the confirmed position"
+            done = f"quantity recomputed {dec_str(c.quantity)} -> {dec_str(qty)} from the confirmed position; "
+            oc.detail = done
         order, req = self._new_order(c, qty, group_id)
-        await self.place(c.plan_id, order, req, oc, emit)
+        try:
+            self.ledger.write_ahead(c.plan_id, order)
+        except LedgerError as exc:
+            _set(oc, emit, OutcomeStatus.FAILED, f"not sent: {exc}")
+            return
+        oc.order_id = order.order_id
+        emit(oc)
+        await self._send_new(c.plan_id, order.order_id, req, oc, emit, done=done)
 
     async def protect(self, c: ExecuteTrade, oc: CommandOutcome, emit: Emit, group_id: str) -> None:
         """A new stop / take profit: never larger than the confirmed position."""
@@ -239,92 +278,108 @@ class OrderOps:
         plan = self.ledger.get_plan(plan_id)
         rules = self.ledger.markets().get(m.symbol)
         qty = m.quantity if m.quantity is not None else old.remaining
+        capped = ""
         if old.role.is_protective and plan is not None and rules is not None:
-            qty = min(qty, round_down_to(abs(plan.net_position), rules.step_size))  # never above the position
+            cap = round_down_to(abs(plan.net_position), rules.step_size)  # never above the position
+            if qty > cap:
+                qty, capped = cap, f"quantity capped at the position {dec_str(cap)}; "
         if qty <= 0:
             _set(oc, emit, OutcomeStatus.SKIPPED, "no position left to protect")
+            return
+        price = m.price if m.price is not None else old.price
+        stop = m.stop_price if m.stop_price is not None else old.stop_price
+        if qty == old.remaining and price == old.price and stop == old.stop_price:
+            _set(oc, emit, OutcomeStatus.SKIPPED, capped + "nothing left to change")
             return
         old_coid = old.client_order_id or old.order_id
         new_coid = replacement_client_order_id(directive_id, old.order_id)
         oc.client_order_id = new_coid
         new = old.model_copy(update={
-            "order_id": order_id_for(new_coid), "client_order_id": new_coid, "quantity": qty, "filled_quantity":
-            Decimal(0), "price": m.price if m.price is not None else old.price, "stop_price": m.stop_price if
-            m.stop_price is not None else old.stop_price, "status": OrderStatus.PENDING, "group_id": group_id,
-            "reason": None,
+            "order_id": order_id_for(new_coid), "client_order_id": new_coid, "quantity": qty,
+            "filled_quantity": Decimal(0), "price": price, "stop_price": stop, "status": OrderStatus.PENDING,
+            "group_id": group_id, "reason": None,
         })
         req = OrderRequest(symbol=m.symbol, side=new.side, order_type=new.type, quantity=qty, client_order_id=new_coid,
                            price=new.price, stop_price=new.stop_price, time_in_force=new.time_in_force,
                            reduce_only=new.reduce_only)
-        self.ledger.write_ahead(plan_id, new)
+        try:
+            self.ledger.write_ahead(plan_id, new)
+        except LedgerError as exc:
+            _set(oc, emit, OutcomeStatus.FAILED, f"not sent: {exc}")
+            return
         emit(oc)
         last = ""
-        for i in range(self.attempts):
-            try:
-                async with self.sem:
-                    vo = await self.venue.modify_order(m.symbol, old_coid, new_coid, quantity=qty,
-                                                       price=m.price, stop_price=m.stop_price)
-            except ConnectorError as exc:
-                last = exc.reason
-                if exc.kind in NOT_EXECUTED:
-                    await self._backoff(i, exc)
+        self.in_flight.add(new_coid)
+        try:
+            for i in range(self.attempts):
+                try:
+                    async with self.sem:
+                        vo = await self.venue.modify_order(m.symbol, old_coid, new_coid, quantity=qty,
+                                                           price=m.price, stop_price=m.stop_price)
+                except ConnectorError as exc:
+                    last = exc.reason
+                    if exc.kind in NOT_EXECUTED:
+                        await self.backoff(i, exc)
+                        continue
+                    self.in_flight.discard(new_coid)
+                    if await self._resolve_modify(plan_id, old, new, req, exc, oc, emit):
+                        return
+                    self.in_flight.add(new_coid)
+                    await self.backoff(i, exc)
                     continue
-                done = await self._resolve_modify(plan_id, old, new, req, exc, oc, emit)
-                if done:
-                    return
-                await self._backoff(i, exc)
-                continue
-            self.ledger.update_order(old.order_id, status=OrderStatus.CANCELLED, reason=f"replaced by {new.order_id}")
-            await self._settle(plan_id, new.order_id, vo)
-            _set(oc, emit, OutcomeStatus.ACKNOWLEDGED, f"replaced by {new.order_id}")
-            return
-        self.ledger.update_order(new.order_id, status=OrderStatus.REJECTED, reason=f"not sent: {last}")
+                await self._old_replaced(plan_id, old, new.order_id, m.symbol)
+                await self._settle(plan_id, new.order_id, vo)
+                _set(oc, emit, OutcomeStatus.ACKNOWLEDGED, f"{capped}replaced by {new.order_id}")
+                return
+        finally:
+            self.in_flight.discard(new_coid)
+        set_status(self.ledger, new.order_id, OrderStatus.REJECTED, f"not sent: {last}")
         _set(oc, emit, OutcomeStatus.FAILED, f"gave up after {self.attempts} attempts: {last}")
+
+    async def _old_replaced(self, plan_id: str, old: Order, new_order_id: str, symbol: str) -> None:
+        """The old order of a cancel-replace is gone: record its final state, fills it got before the cancel
+        included (a partly filled take profit), then CANCELLED."""
+        answered, vo_old = await lookup(self.venue, symbol, old.client_order_id or old.order_id, attempts=2,
+                                      delay=self.delay)
+        if answered and vo_old is not None:
+            apply_venue_order(self.ledger, plan_id, old, vo_old, close=False)
+        set_status(self.ledger, old.order_id, OrderStatus.CANCELLED, f"replaced by {new_order_id}")
 
     async def _resolve_modify(self, plan_id: str, old: Order, new: Order, req: OrderRequest, exc: ConnectorError,
                               oc: CommandOutcome, emit: Emit) -> bool:
         """After a failed cancel-replace, find out what the venue did. True when the command is settled."""
         old_coid = old.client_order_id or old.order_id
-        a_new, vo_new = await lookup(self.venue, req.symbol, req.client_order_id)
-        a_old, vo_old = await lookup(self.venue, req.symbol, old_coid)
+        a_new, vo_new = await lookup(self.venue, req.symbol, req.client_order_id, delay=self.delay)
+        a_old, vo_old = await lookup(self.venue, req.symbol, old_coid, delay=self.delay)
         if a_old and vo_old is not None:
-            current = self.ledger.get_order(old.order_id)
-            if current is not None:
-                apply_venue_order(self.ledger, plan_id, current[1], vo_old)
+            apply_venue_order(self.ledger, plan_id, old, vo_old, close=False)
         if a_new and vo_new is not None:
-            if a_old and vo_old is not None and vo_old.status.is_open:
-                pass  # both live cannot happen with STOP_ON_FAILURE; leave the old as the venue says
-            elif a_old and vo_old is None:
-                self.ledger.update_order(old.order_id, status=OrderStatus.CANCELLED, reason="replaced")
+            if a_old and vo_old is None:
+                set_status(self.ledger, old.order_id, OrderStatus.CANCELLED, f"replaced by {new.order_id}")
             await self._settle(plan_id, new.order_id, vo_new)
             _set(oc, emit, OutcomeStatus.RESOLVED, f"unknown -> replaced by {new.order_id}")
             return True
         if not (a_new and a_old):
             if exc.kind is ConnectorErrorKind.UNKNOWN_OUTCOME:
-                self.ledger.update_order(new.order_id, status=OrderStatus.UNKNOWN, reason=exc.reason)
+                set_status(self.ledger, new.order_id, OrderStatus.UNKNOWN, exc.reason)
                 _set(oc, emit, OutcomeStatus.UNKNOWN, "venue did not answer the lookup; resolved at the next sync")
                 return True
             return False
         old_live = vo_old is not None and vo_old.status.is_open
-        if exc.kind in (ConnectorErrorKind.REJECTED, ConnectorErrorKind.NOT_FOUND) or (
-            not old_live and vo_old is not None and vo_old.status is OrderStatus.FILLED
-        ):
-            self.ledger.update_order(new.order_id, status=OrderStatus.REJECTED, reason=exc.reason)
+        if exc.kind is ConnectorErrorKind.REJECTED:
+            set_status(self.ledger, new.order_id, OrderStatus.REJECTED, exc.reason)
             _set(oc, emit, OutcomeStatus.REJECTED, exc.reason)
             return True
         if old_live:
             return False  # nothing happened: the same replacement may be tried again
-        # the old order was cancelled but the replacement never arrived: place it (proven absent, same id)
-        current_new = self.ledger.get_order(new.order_id)
-        if current_new is not None and current_new[1].status is not OrderStatus.PENDING:
-            self.ledger.update_order(new.order_id, status=OrderStatus.UNKNOWN, reason=exc.reason)
-        try:
-            async with self.sem:
-                vo = await self.venue.place_order(req)
-        except ConnectorError as exc2:
-            self.ledger.update_order(new.order_id, status=OrderStatus.REJECTED, reason=exc2.reason)
-            _set(oc, emit, OutcomeStatus.REJECTED, f"old order cancelled, replacement refused: {exc2.reason}")
+        if vo_old is None or vo_old.status is OrderStatus.FILLED or exc.kind is ConnectorErrorKind.NOT_FOUND:
+            gone = "not at the venue" if vo_old is None else str(vo_old.status)
+            if vo_old is None:
+                set_status(self.ledger, old.order_id, OrderStatus.CANCELLED, "not found at the venue")
+            set_status(self.ledger, new.order_id, OrderStatus.REJECTED, f"not placed: the old order was {gone}")
+            _set(oc, emit, OutcomeStatus.SKIPPED, f"the order was {gone} before the modify; nothing to modify")
             return True
-        await self._settle(plan_id, new.order_id, vo)
-        _set(oc, emit, OutcomeStatus.RESOLVED, f"old order cancelled; replacement {new.order_id} placed")
+        # the old order was cancelled but the replacement never arrived: place it (proven absent, same id)
+        await self._send_new(plan_id, new.order_id, req, oc, emit, unknown_seen=True,
+                             done="old order cancelled, replacement: ")
         return True

@@ -36,6 +36,8 @@ class CommandOutcome:
     status: OutcomeStatus = OutcomeStatus.PENDING
     detail: str = ""
     round: int = 1
+    #: a bad outcome made moot by a later flatten round (the plan was retried, or ended flat anyway)
+    superseded: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -48,6 +50,7 @@ class CommandOutcome:
             "status": str(self.status),
             "detail": self.detail,
             "round": self.round,
+            "superseded": self.superseded,
         }
 
 
@@ -63,7 +66,11 @@ class ExecutionReport:
 
     @property
     def ok(self) -> bool:
-        return self.refused is None and not self.still_open and not any(o.status.is_bad for o in self.outcomes)
+        return self.refused is None and not self.still_open and not self.unresolved()
+
+    def unresolved(self) -> list[CommandOutcome]:
+        """Outcomes that ended badly (rejected, failed, still unknown) and were not made moot by a later round."""
+        return [o for o in self.outcomes if o.status.is_bad and not o.superseded]
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -75,10 +82,16 @@ class ExecutionReport:
         if self.refused:
             return f"{self.directive_id}: nothing sent: {self.refused}"
         parts = ", ".join(f"{n} {s.lower()}" for s, n in sorted(self.counts().items()))
+        moot = sum(1 for o in self.outcomes if o.superseded)
+        if moot:
+            parts += f" ({moot} retried in a later round)"
         tail = f"; STILL OPEN: {'; '.join(self.still_open)}" if self.still_open else ""
         return f"{self.directive_id}: {parts or 'no commands'}{tail}"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, routine: bool = True) -> dict[str, Any]:
+        """JSON-ready. With routine=False only the outcomes that were not simply acknowledged or skipped are
+        listed (with the counts of all)."""
+        shown = [o for o in self.outcomes if routine or o.status not in _ROUTINE]
         return {
             "directive_id": self.directive_id,
             "ok": self.ok,
@@ -87,5 +100,22 @@ class ExecutionReport:
             "rounds": self.rounds,
             "still_open": self.still_open,
             "notes": self.notes,
-            "outcomes": [o.to_dict() for o in self.outcomes],
+            "counts": self.counts(),
+            "outcomes": [o.to_dict() for o in shown],
         }
+
+
+_ROUTINE = (OutcomeStatus.ACKNOWLEDGED, OutcomeStatus.SKIPPED)
+
+
+def round_entry(round_no: int, outcomes: list[CommandOutcome]) -> dict[str, Any]:
+    """The journal payload of one round of a send: the outcome of each of its commands, counts and a summary."""
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        counts[str(o.status)] = counts.get(str(o.status), 0) + 1
+    if len(outcomes) == 1:
+        o = outcomes[0]
+        summary = f"#{o.seq} {o.action} {o.plan_id} {o.status} {o.detail}".strip()
+    else:
+        summary = f"round {round_no}: " + ", ".join(f"{n} {s.lower()}" for s, n in sorted(counts.items()))
+    return {"round": round_no, "counts": counts, "outcomes": [o.to_dict() for o in outcomes], "summary": summary}

@@ -3,23 +3,71 @@
 Fills are derived from the venue's cumulative filled quantity and average price of each order, with a fill id of
 `<client_order_id>:<cumulative>`, so the same snapshot applied twice (from the response, an event and a lookup)
 changes the ledger once.
+
+Snapshots may arrive late and out of order (the paper venue emits OrderUpdated(OPEN) before the fills, and an event
+can be applied after the response that already settled the order). A snapshot that is behind the ledger (less filled,
+or still working while the ledger already has a final status) is ignored quietly: it never regresses a status.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Collection
 from decimal import Decimal
 
 from core.connector import ConnectorError, ConnectorErrorKind, IExecutionConnector, VenueOrder
-from core.decimals import dec_str, plain
+from core.decimals import dec_str, plain, round_down_to
 from core.ledger import Ledger
-from core.models import Fill, InvalidTransition, Order, OrderStatus, can_transition
+from core.models import Fill, InvalidTransition, Order, OrderStatus, PlanStatus, can_transition
 
 log = logging.getLogger("plandesk.reconcile")
 
 
-def apply_venue_order(ledger: Ledger, plan_id: str, order: Order, venue: VenueOrder, *, now: str = "") -> Order:
-    """Apply a venue snapshot of `order` to the ledger. Returns the updated ledger order."""
+def set_status(ledger: Ledger, order_id: str, status: OrderStatus, reason: str | None = None) -> Order | None:
+    """Move an order to `status` if the transition table allows it from its current status; else leave it.
+    Returns the order as stored (None if unknown). Never raises InvalidTransition."""
+    found = ledger.get_order(order_id)
+    if found is None:
+        return None
+    current = found[1]
+    if current.status == status or not can_transition(current.status, status):
+        return current
+    try:
+        return ledger.update_order(order_id, status=status, reason=reason)
+    except InvalidTransition:  # pragma: no cover - a concurrent writer moved it between the read and the write
+        again = ledger.get_order(order_id)
+        return None if again is None else again[1]
+
+
+def _is_stale(order: Order, venue: VenueOrder) -> bool:
+    """The snapshot is older than what the ledger already knows."""
+    if venue.filled_quantity < order.filled_quantity:
+        return True
+    return order.status.is_final and order.status is not OrderStatus.REJECTED and not venue.status.is_final
+
+
+def apply_venue_order(
+    ledger: Ledger,
+    plan_id: str,
+    order: Order,
+    venue: VenueOrder,
+    *,
+    now: str = "",
+    close: bool = True,
+    fresh: bool = False,
+) -> Order:
+    """Apply a venue snapshot of `order` to the ledger. The order is re-read from the ledger first (a caller's copy
+    may be old) unless `fresh` says the caller has just read it. Returns the updated ledger order. With `close`, a
+    plan left flat without open orders is closed."""
+    if not fresh:
+        found = ledger.get_order(order.order_id)
+        if found is not None:
+            order = found[1]
+    if _is_stale(order, venue):
+        log.debug("stale snapshot of %s ignored (venue %s/%s, ledger %s/%s)", order.order_id, venue.status,
+                  venue.filled_quantity, order.status, order.filled_quantity)
+        return order
     venue_filled = venue.filled_quantity
     if venue_filled > order.filled_quantity:
         delta = venue_filled - order.filled_quantity
@@ -32,14 +80,12 @@ def apply_venue_order(ledger: Ledger, plan_id: str, order: Order, venue: VenueOr
             quantity=delta,
             time=now,
         )
-        ledger.apply_fill(order.order_id, fill)
-        found = ledger.get_order(order.order_id)
-        if found is not None:
-            order = found[1]
+        plan = ledger.apply_fill(order.order_id, fill)
+        order = next((o for o in plan.orders if o.order_id == order.order_id), order)
     target = venue.status
     if target is OrderStatus.PARTIALLY_FILLED and venue_filled == 0:
         target = OrderStatus.OPEN
-    if target != order.status and not (target is OrderStatus.PARTIALLY_FILLED and order.status is target):
+    if target != order.status:
         if can_transition(order.status, target):
             try:
                 order = ledger.update_order(order.order_id, status=target, reason=venue.reason)
@@ -47,8 +93,43 @@ def apply_venue_order(ledger: Ledger, plan_id: str, order: Order, venue: VenueOr
                 log.warning("ledger refused %s: %s", order.order_id, exc)
         else:
             log.warning("venue reports %s for %s which the ledger has as %s", target, order.order_id, order.status)
-    ledger.close_if_flat(plan_id)
+    if close and order.status.is_final:
+        ledger.close_if_flat(plan_id)
     return order
+
+
+def apply_venue_update(ledger: Ledger, venue: VenueOrder) -> Order | None:
+    """Apply a venue snapshot (e.g. an OrderUpdated event) to the ledger order with its client order id.
+    None when the ledger has no such order."""
+    found = ledger.find_order(venue.client_order_id)
+    if found is None:
+        return None
+    plan_id, order = found
+    return apply_venue_order(ledger, plan_id, order, venue)
+
+
+def apply_cancelled(ledger: Ledger, cancelled: list[VenueOrder], plan_ids: list[str]) -> tuple[list[str], list[str]]:
+    """Apply the answer of a cancel-all call; `plan_ids`: the plans whose orders it is expected to hold.
+    Returns (order ids now CANCELLED, client order ids the ledger does not know).
+
+    The orders are read in one go (the ledger's per-plan cache makes that cheap) and written in one transaction
+    (hundreds of orders: one commit instead of one each). Nothing in here awaits, so nothing else on this loop
+    writes in between."""
+    done: list[str] = []
+    strangers: list[str] = []
+    known = {o.client_order_id: (p.plan_id, o) for p in ledger.state(plan_ids).plans for o in p.orders
+             if o.client_order_id is not None}
+    with ledger.transaction():
+        for vo in cancelled:
+            found = known.get(vo.client_order_id) or ledger.find_order(vo.client_order_id)
+            if found is None:
+                strangers.append(vo.client_order_id)
+                continue
+            plan_id, order = found
+            after = apply_venue_order(ledger, plan_id, order, vo, close=False, fresh=vo.client_order_id in known)
+            if after.status is OrderStatus.CANCELLED:
+                done.append(after.order_id)
+    return done, strangers
 
 
 def _marginal_price(ledger: Ledger, plan_id: str, order: Order, venue: VenueOrder) -> Decimal:
@@ -56,10 +137,11 @@ def _marginal_price(ledger: Ledger, plan_id: str, order: Order, venue: VenueOrde
     avg = venue.avg_fill_price
     if avg is None:
         return venue.price or venue.stop_price or ledger.markets()[venue.symbol].mark_price
-    plan = ledger.get_plan(plan_id)
     prev = Decimal(0)
-    if plan is not None:
-        prev = sum((f.price * f.quantity for f in plan.fills if f.order_id == order.order_id), Decimal(0))
+    if order.filled_quantity > 0:
+        plan = ledger.get_plan(plan_id)
+        if plan is not None:
+            prev = sum((f.price * f.quantity for f in plan.fills if f.order_id == order.order_id), Decimal(0))
     delta = venue.filled_quantity - order.filled_quantity
     price = (avg * venue.filled_quantity - prev) / delta
     return plain(price.quantize(Decimal("1e-12"))) if price > 0 else avg
@@ -69,34 +151,36 @@ async def lookup(connector: IExecutionConnector, symbol: str, client_order_id: s
                  delay: float = 0.05) -> tuple[bool, VenueOrder | None]:
     """Look an order up until the venue answers. (True, order|None) when answered (None = proven absent);
     (False, None) when the venue never answered."""
-    import asyncio
-
     for i in range(attempts):
         try:
             return True, await connector.get_order(symbol, client_order_id)
         except ConnectorError as exc:
             if exc.kind is ConnectorErrorKind.NOT_FOUND:
                 return True, None
-            wait = exc.retry_after if exc.retry_after is not None else delay * (2**i)
-            await asyncio.sleep(min(wait, 2.0))
+            if i + 1 < attempts:
+                wait = exc.retry_after if exc.retry_after is not None else delay * (2**i)
+                await asyncio.sleep(min(wait, 2.0))
     return False, None
 
 
-async def recover(ledger: Ledger, connector: IExecutionConnector) -> list[str]:
-    """Resolve orders left PENDING or UNKNOWN (a crash between write-ahead and the answer). Returns what was done."""
+async def recover(ledger: Ledger, connector: IExecutionConnector, *, skip: Collection[str] = ()) -> list[str]:
+    """Resolve orders left PENDING or UNKNOWN (a crash between write-ahead and the answer). Returns what was done.
+    `skip`: client order ids whose request is in flight in this process right now (not left behind by a crash)."""
     notes: list[str] = []
     for plan_id, symbol, order in ledger.orders_with_status([OrderStatus.PENDING, OrderStatus.UNKNOWN]):
         coid = order.client_order_id
         if coid is None:
-            ledger.update_order(order.order_id, status=OrderStatus.REJECTED, reason="no client order id; never sent")
+            set_status(ledger, order.order_id, OrderStatus.REJECTED, "no client order id; never sent")
+            continue
+        if coid in skip:
             continue
         answered, venue = await lookup(connector, symbol, coid)
         if not answered:
             notes.append(f"{order.order_id} ({coid}): venue did not answer; still {order.status}")
             continue
         if venue is None:
-            ledger.update_order(order.order_id, status=OrderStatus.REJECTED,
-                                reason="recovered: not found at the venue, it was never placed")
+            set_status(ledger, order.order_id, OrderStatus.REJECTED,
+                       "recovered: not found at the venue, it was never placed")
             notes.append(f"{order.order_id} ({coid}): never reached the venue")
         else:
             apply_venue_order(ledger, plan_id, order, venue)
@@ -105,9 +189,10 @@ async def recover(ledger: Ledger, connector: IExecutionConnector) -> list[str]:
     return notes
 
 
-async def sync(ledger: Ledger, connector: IExecutionConnector) -> list[str]:
-    """Refresh marks and every live ledger order from the venue (fills and cancels that happened while away)."""
-    notes = await recover(ledger, connector)
+async def sync(ledger: Ledger, connector: IExecutionConnector, *, skip: Collection[str] = ()) -> list[str]:
+    """Refresh marks and every live ledger order from the venue (fills and cancels that happened while away).
+    Open venue orders the ledger does not have as live are reported in the notes (they are not touched)."""
+    notes = await recover(ledger, connector, skip=skip)
     try:
         marks = await connector.mark_prices()
     except ConnectorError as exc:
@@ -118,21 +203,60 @@ async def sync(ledger: Ledger, connector: IExecutionConnector) -> list[str]:
         if symbol in markets:
             ledger.set_mark(symbol, price)
     live = ledger.orders_with_status([OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED])
-    if not live:
-        return notes
-    venue_open = {vo.client_order_id: vo for vo in await connector.open_orders()}
+    try:
+        venue_open = {vo.client_order_id: vo for vo in await connector.open_orders()}
+    except ConnectorError as exc:
+        notes.append(f"open orders unavailable: {exc.reason}")
+        venue_open = {}
+    live_coids = {o.client_order_id or o.order_id for _p, _s, o in live}
+    for coid, ghost in venue_open.items():
+        if coid not in live_coids and coid not in skip:
+            known = ledger.find_order(coid)
+            what = "unknown to the ledger" if known is None else f"{known[1].status} in the ledger"
+            notes.append(f"venue has open order {coid} ({ghost.symbol}) {what}")
     for plan_id, symbol, order in live:
         coid = order.client_order_id or order.order_id
-        vo = venue_open.get(coid)
+        if coid in skip:
+            continue
+        vo: VenueOrder | None = venue_open.get(coid)
         if vo is None:
             answered, vo = await lookup(connector, symbol, coid)
             if not answered:
                 notes.append(f"{order.order_id}: venue did not answer")
                 continue
             if vo is None:
-                ledger.update_order(order.order_id, status=OrderStatus.CANCELLED, reason="not found at the venue")
+                set_status(ledger, order.order_id, OrderStatus.CANCELLED, "not found at the venue")
                 ledger.close_if_flat(plan_id)
                 notes.append(f"{order.order_id}: not at the venue; marked CANCELLED")
                 continue
         apply_venue_order(ledger, plan_id, order, vo)
     return notes
+
+
+def not_done(ledger: Ledger, plan_ids: list[str]) -> list[str]:
+    """The plans of a flatten that are not flat with no open orders (dust that cannot be traded counts as done).
+    A CLOSED plan is done by definition, so only the ACTIVE ones are read."""
+    active = set(ledger.plan_ids(PlanStatus.ACTIVE))
+    candidates = [pid for pid in plan_ids if pid in active]
+    if not candidates:
+        return []
+    out = []
+    state = ledger.state(candidates)
+    for plan in state.plans:
+        if plan.net_position != 0 or plan.open_orders:
+            rules = state.markets.get(plan.symbol)
+            dust = rules is not None and not plan.open_orders and (
+                round_down_to(abs(plan.net_position), rules.step_size) * rules.mark_price < rules.min_notional
+            )
+            if not dust:
+                out.append(plan.plan_id)
+    return out
+
+
+def describe_open(ledger: Ledger, plan_id: str) -> str:
+    """What is still open of a plan, in one line for the operator."""
+    plan = ledger.get_plan(plan_id)
+    if plan is None:
+        return f"{plan_id}: unknown"
+    n = len(plan.open_orders)
+    return f"{plan_id}: position {dec_str(plan.net_position)} {plan.symbol}, {n} open order{'s' * (n != 1)}"
