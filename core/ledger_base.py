@@ -112,6 +112,12 @@ class LedgerBase:
     # -- transactions -------------------------------------------------------------------------------------------
 
     @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group several writes into one commit (all or nothing). Writes inside join it."""
+        with self._tx():
+            yield
+
+    @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (nested calls join the outer one)."""
         with self._lock:

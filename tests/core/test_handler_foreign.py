@@ -1,0 +1,45 @@
+"""A flatten never cancels an order it does not own: cancel-all is used only when every order open at the venue on
+that symbol belongs to the batch."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from core.connector import OrderRequest
+from core.models import OrderType, Side, TimeInForce
+from tests.core.test_handler_kit import BTC, directive, make_desk, open_plan
+
+
+async def test_flatten_leaves_a_foreign_order_at_the_venue_alone() -> None:
+    desk = await make_desk()
+    await open_plan(desk, "TPL_1", tp="110000")
+    await open_plan(desk, "TPL_2", size="0.5", tp="120000")
+    # an order placed at the venue by someone else (another desk, a manual order)
+    await desk.conn.place_order(OrderRequest(symbol=BTC, side=Side.BUY, order_type=OrderType.LIMIT,
+                                             quantity=Decimal("0.01"), price=Decimal("90000"),
+                                             client_order_id="manual-order-1", time_in_force=TimeInForce.GTC))
+    report = await desk.send(directive("STR_FLAT", "CLOSE_EXISTING", "TPL_1", "TPL_2"), halt=True)
+    assert report.ok, report.summary()
+    assert any("not this batch's" in n for n in report.notes)
+    assert [o.client_order_id for o in desk.venue_open(BTC)] == ["manual-order-1"]
+    for pid in ("TPL_1", "TPL_2"):
+        plan = desk.plan(pid)
+        assert plan.net_position == 0 and not plan.open_orders
+
+
+async def test_flatten_uses_cancel_all_when_it_owns_every_order() -> None:
+    desk = await make_desk()
+    await open_plan(desk, "TPL_1", tp="110000")
+    await open_plan(desk, "TPL_2", size="0.5", tp="120000")
+    calls: list[str] = []
+    original = desk.conn.cancel_all
+
+    async def spy(symbol: str):  # type: ignore[no-untyped-def]
+        calls.append(symbol)
+        return await original(symbol)
+
+    desk.conn.cancel_all = spy  # type: ignore[method-assign]
+    report = await desk.send(directive("STR_FLAT", "CLOSE_EXISTING", "TPL_1", "TPL_2"), halt=True)
+    assert report.ok, report.summary()
+    assert calls == [BTC]
+    assert desk.venue_open(BTC) == []
