@@ -1,0 +1,110 @@
+"""DeskBridge without the UI: the event pump, mark coalescing, previews on the reader thread, sends."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.directives import Scope, StrategyDirective
+from core.ledger import Ledger
+from core.models import PlanStatus
+from tui.bridge import DeskBridge
+from tui.screenshots import FROZEN, Desk, frozen_desk
+
+D = Decimal
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Iterator[Desk]:
+    d = frozen_desk(tmp_path)
+    d.bridge.start().result(timeout=20)
+    yield d
+    d.stop()
+
+
+def wait_for(cond: Callable[[], bool], timeout: float = 5.0) -> None:
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.01)
+
+
+def test_loads_the_desk_in_ledger_order(desk: Desk) -> None:
+    ch = desk.bridge.drain_changes()
+    assert ch.ready and [r.plan_id for r in ch.rows] == [f"TPL_{i}" for i in range(1, 7)]
+    assert desk.bridge.drain_changes().rows == []  # drained
+
+
+def test_marks_are_coalesced_and_written_about_once_a_second(desk: Desk, monkeypatch: Any) -> None:
+    writes: list[str] = []
+    real = Ledger.set_mark
+
+    def counting(self: Ledger, symbol: str, price: Decimal) -> None:
+        writes.append(symbol)
+        real(self, symbol, price)
+
+    monkeypatch.setattr(Ledger, "set_mark", counting)
+    desk.bridge.drain_changes()
+    for i in range(300):
+        desk.engine.set_mark("SOLUSDT", D("150") + D(i) / 100, FROZEN)
+    wait_for(lambda: desk.bridge.markets()["SOLUSDT"].mark_price == D("152.99"))
+    ch = desk.bridge.drain_changes()
+    assert ch.marks == {"SOLUSDT": D("152.99")} and ch.rows == []  # marks do not resend rows
+    assert desk.bridge.row("TPL_3").mark == D("152.99")  # type: ignore[union-attr]
+    wait_for(lambda: len(writes) >= 1, timeout=3)
+    time.sleep(0.3)
+    assert writes.count("SOLUSDT") <= 2  # not 300
+    wait_for(lambda: desk.ledger.markets()["SOLUSDT"].mark_price == D("152.99"), timeout=3)
+
+
+def test_venue_events_reach_the_ledger_and_the_view(desk: Desk) -> None:
+    desk.bridge.drain_changes()
+    desk.engine.set_mark("BTCUSDT", D("97000"), FROZEN)  # TPL_1's stop (98,000) triggers and fills
+    wait_for(lambda: desk.ledger.get_plan("TPL_1").net_position == 0)
+    wait_for(lambda: (r := desk.bridge.row("TPL_1")) is not None and r.net == 0)
+    events: list[str] = []
+    wait_for(lambda: bool(events.extend(e.text for e in desk.bridge.drain_changes().events)) or
+             any("fill TPL_1 STOP_LOSS SELL 1 BTCUSDT" in e for e in events))
+
+
+def test_preview_reads_beside_the_writer_and_is_journaled(desk: Desk) -> None:
+    directive = StrategyDirective(directive_id="STR_B1", scope=Scope.CLOSE_EXISTING, target_plan_ids=["TPL_2"])
+    preview = desk.bridge.preview(directive).result(timeout=5)
+    assert preview.batch.ok and preview.batch.plan_versions.keys() == {"TPL_2"}
+    assert preview.symbols == ("ETHUSDT",) and all(o in preview.orders for o in
+                                                   [c.order_id for c in preview.batch.commands
+                                                    if c.action == "CANCEL_ORDER"])  # type: ignore[union-attr]
+    wait_for(lambda: bool(desk.bridge.runtime.journal.entries(directive_id="STR_B1", kind="preview")))
+
+
+def test_send_reports_outcomes_on_the_bridge_thread(desk: Desk) -> None:
+    directive = StrategyDirective(directive_id="STR_B2", scope=Scope.CLOSE_EXISTING, target_plan_ids=["TPL_5"])
+    preview = desk.bridge.preview(directive).result(timeout=5)
+    threads: set[str] = set()
+    report = desk.bridge.send(preview.batch, directive,
+                              on_outcome=lambda oc: threads.add(threading.current_thread().name)).result(timeout=10)
+    assert report.ok and threads == {"desk-bridge"}
+    assert desk.bridge.row("TPL_5").status is PlanStatus.CLOSED  # type: ignore[union-attr]
+    again = desk.bridge.send(preview.batch, directive).result(timeout=5)
+    assert again.refused is not None and "already sent" in again.refused
+
+
+def test_stop_is_idempotent_and_a_failed_start_is_reported(tmp_path: Path) -> None:
+    class Broken:
+        name = "broken"
+
+        async def market_rules(self) -> dict[str, Any]:
+            raise RuntimeError("venue unreachable")
+
+    bridge = DeskBridge(Broken(), tmp_path / "x.sqlite")  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError, match="venue unreachable"):
+        bridge.start().result(timeout=5)
+    assert bridge.drain_changes().failed == "RuntimeError: venue unreachable"
+    bridge.stop()
+    bridge.stop()

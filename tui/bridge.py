@@ -1,0 +1,322 @@
+"""DeskBridge: the console's only way to the desk. It owns a background thread running its own asyncio loop; on it
+live the connector, the ExecutionHandler, the Ledger and the Journal, and an event pump that applies venue events
+to the ledger. Textual's event loop never does blocking I/O: the UI calls methods that return
+concurrent.futures.Future and pulls `drain_changes()` a few times a second.
+
+Previews and the detail pane read through a second, read-only connection to the ledger on one "desk-preview"
+thread: SQLite in WAL mode lets them read a consistent snapshot while the bridge thread writes (a commit that waits
+for the disk must not delay a preview). They are computed at the newest marks, which the bridge keeps in memory and
+writes to the ledger about once a second (and always before a send)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+from core.batch import ExecutionBatch
+from core.connector import IExecutionConnector
+from core.directives import Scope, StrategyDirective
+from core.handler import ExecutionHandler
+from core.journal import journal_preview
+from core.ledger import Ledger
+from core.models import DeskStatus, TradePlan
+from core.outcomes import CommandOutcome, ExecutionReport
+from core.reconcile import sync
+from tui.bridge_live import LiveView
+from tui.bridge_view import Preview
+from tui.runtime import Runtime, open_runtime
+
+T = TypeVar("T")
+Seeder = Callable[[ExecutionHandler], Awaitable[Any]]
+OutcomeSink = Callable[[CommandOutcome], None]
+
+_LOGGERS = ("plandesk", "core", "connectors")
+
+
+class _LogToBridge(logging.Handler):
+    def __init__(self, bridge: DeskBridge) -> None:
+        super().__init__(level=logging.WARNING)
+        self.bridge = bridge
+
+    def emit(self, record: logging.LogRecord) -> None:
+        level = "error" if record.levelno >= logging.ERROR else "warn"
+        self.bridge._event(level, record.getMessage())
+
+
+class DeskBridge(LiveView):
+    """See the module doc. `connector` is any IExecutionConnector; `db` the ledger file (the journal lives in it).
+
+    `seed` (optional) runs once on the bridge loop after the ledger is open (e.g. core.demo.seed_demo_desk).
+    `mark_interval` is how often coalesced mark prices are written to the ledger and the view refreshed."""
+
+    def __init__(
+        self,
+        connector: IExecutionConnector,
+        db: str | Path,
+        *,
+        seed: Seeder | None = None,
+        sync_on_start: bool = True,
+        mark_interval: float = 0.25,
+        mark_persist_interval: float = 1.0,
+        health_interval: float = 1.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(clock)
+        self.connector = connector
+        self.db = Path(db)
+        self.name = getattr(connector, "name", type(connector).__name__)
+        self._seed = seed
+        self._sync_on_start = sync_on_start
+        self._mark_interval = mark_interval
+        self._persist_interval = mark_persist_interval
+        self._persisted = 0.0
+        self._unpersisted: dict[str, Decimal] = {}
+        self._reader: Ledger | None = None
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="desk-preview")
+        self._health_interval = health_interval
+        self.runtime: Runtime | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._started: Future[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._log_handler: _LogToBridge | None = None
+
+    # ---------------------------------------------------------------------------------------------- lifecycle
+
+    @property
+    def ledger(self) -> Any:
+        assert self.runtime is not None, "bridge not started"
+        return self.runtime.ledger
+
+    @property
+    def handler(self) -> ExecutionHandler:
+        assert self.runtime is not None, "bridge not started"
+        return self.runtime.handler
+
+    @property
+    def ready(self) -> bool:
+        return self._ready
+
+    def start(self) -> Future[None]:
+        """Start the thread and open the desk (idempotent). The future resolves when the view is loaded."""
+        if self._started is not None:
+            return self._started
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        self._thread = threading.Thread(target=self._run_loop, name="desk-bridge", daemon=True)
+        self._thread.start()
+        self._log_handler = _LogToBridge(self)
+        for name in _LOGGERS:
+            logging.getLogger(name).addHandler(self._log_handler)
+        self._started = asyncio.run_coroutine_threadsafe(self._boot(), loop)
+        return self._started
+
+    def _run_loop(self) -> None:
+        assert self._loop is not None
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_forever()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the pump, close the connector, ledger and journal, end the thread. Idempotent; blocks."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None or loop.is_closed():
+            return
+        if self._log_handler is not None:
+            for name in _LOGGERS:
+                logging.getLogger(name).removeHandler(self._log_handler)
+        if loop.is_running():
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout)
+            loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout)
+        if not thread.is_alive():
+            loop.close()
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> Future[T]:
+        """Run a coroutine on the bridge loop."""
+        if self._loop is None:
+            coro.close()
+            raise RuntimeError("bridge not started")
+        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+
+    def _call(self, fn: Callable[[], T]) -> Future[T]:
+        async def run() -> T:
+            await self._ensure_ready()
+            return fn()
+
+        return self.submit(run())
+
+    async def _ensure_ready(self) -> None:
+        if self._started is not None and not self._ready:
+            await asyncio.wrap_future(self._started)
+
+    async def _boot(self) -> None:
+        try:
+            self.runtime = rt = await open_runtime(self.db, self.connector, sync=True)
+            self._reader = Ledger(self.db)
+            self._tasks.append(asyncio.create_task(self._pump(), name="bridge-pump"))
+            if self._seed is not None:
+                await self._seed(rt.handler)
+            if self._sync_on_start:
+                for note in await sync(rt.ledger, rt.connector):
+                    self._event("info", f"sync: {note}")
+            self._load_all()
+            await self._poll_health()
+            self._tasks.append(asyncio.create_task(self._flusher(), name="bridge-flusher"))
+            self._tasks.append(asyncio.create_task(self._health_loop(), name="bridge-health"))
+            with self._lock:
+                self._ready = True
+        except BaseException as exc:
+            with self._lock:
+                self._failed = f"{exc.__class__.__name__}: {exc}"
+            raise
+
+    async def _shutdown(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        self._tasks.clear()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._reader is not None:
+            self._reader.close()
+        rt = self.runtime
+        if rt is not None:
+            with contextlib.suppress(Exception):
+                await rt.close()
+            with contextlib.suppress(Exception):
+                rt.journal.close()
+
+    # ---------------------------------------------------------------------------------------------- UI asks
+
+    def preview(self, directive: StrategyDirective) -> Future[Preview]:
+        """Translate the directive against the current ledger at the newest marks; the preview is journaled (on
+        the bridge loop, before anything sent after it). The Preview carries the batch plus the orders it touches
+        and the market rules it was computed with."""
+        return self._pool.submit(self._preview, directive)
+
+    def send(
+        self,
+        batch: ExecutionBatch,
+        directive: StrategyDirective,
+        *,
+        halt_desk: bool = False,
+        on_outcome: OutcomeSink | None = None,
+    ) -> Future[ExecutionReport]:
+        """Send a previewed batch. `on_outcome` is called ON THE BRIDGE THREAD with a copy of every outcome."""
+        return self.submit(self._send(batch, directive, halt_desk, on_outcome))
+
+    def set_desk(self, status: DeskStatus, *, why: str = "operator") -> Future[DeskStatus]:
+        def run() -> DeskStatus:
+            rt = self._rt()
+            rt.ledger.set_desk(status)
+            verb = "halt" if status is DeskStatus.HALTED else "resume"
+            rt.journal.append(verb, directive_id=None, payload={"summary": f"desk {status} ({why})"})
+            with self._lock:
+                self._desk = status
+            return status
+
+        return self._call(run)
+
+    def plan_detail(self, plan_id: str) -> Future[TradePlan | None]:
+        """The plan with its groups, orders and fills."""
+
+        def run() -> TradePlan | None:
+            found = self._read().state([plan_id], fills=True).plans
+            return found[0] if found else None
+
+        return self._pool.submit(run)
+
+    # ---------------------------------------------------------------------------------------------- on the loop
+
+    def _rt(self) -> Runtime:
+        if self.runtime is None:
+            raise RuntimeError("the desk is not open yet")
+        return self.runtime
+
+    def _read(self) -> Ledger:
+        """The read-only connection (on the desk-preview thread), once the desk is open."""
+        if self._started is not None and not self._ready:
+            self._started.result(timeout=120)
+        if self._reader is None:
+            raise RuntimeError("the desk is not open yet")
+        return self._reader
+
+    def _preview(self, directive: StrategyDirective) -> Preview:
+        from core.worker import translate
+
+        reader = self._read()
+        state = reader.state(self._scope_ids(directive, set(reader.limits().max_position)))
+        with self._lock:
+            newest = {s: r.mark_price for s, r in self._markets.items()}
+        markets = {s: r if newest.get(s, r.mark_price) == r.mark_price else r.model_copy(
+            update={"mark_price": newest[s]}) for s, r in state.markets.items()}
+        state = state.model_copy(update={"markets": markets})
+        batch = translate(directive, state)
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._journal_preview, directive, batch)
+        touched = set(batch.plan_versions)
+        orders = {o.order_id: o for p in state.plans if p.plan_id in touched for o in p.orders}
+        symbols = {p.symbol for p in state.plans if p.plan_id in touched} | {c.symbol for c in batch.commands}
+        if directive.entry_directive is not None and directive.entry_directive.symbol:
+            symbols.add(directive.entry_directive.symbol)
+        return Preview(batch=batch, orders=orders, markets=markets, symbols=tuple(sorted(symbols)))
+
+    def _journal_preview(self, directive: StrategyDirective, batch: ExecutionBatch) -> None:
+        try:
+            journal_preview(self._rt().journal, directive, batch)
+        except Exception as exc:
+            self._event("error", f"preview {batch.directive_id} not journaled: {exc}")
+
+    def _scope_ids(self, directive: StrategyDirective, limited: set[str]) -> list[str] | None:
+        """Plans the worker must see (None = all): the targets, plus every plan on their symbols where a position
+        limit applies (the risk check sums the positions of a symbol). A close never adds exposure: targets only."""
+        ids: list[str] = list(directive.target_plan_ids)
+        with self._lock:
+            if len(ids) > len(self._rows) // 2:
+                return None
+            if directive.scope is Scope.CLOSE_EXISTING:
+                return ids
+            if directive.scope is Scope.NEW_TRADE:
+                symbol = directive.entry_directive.symbol if directive.entry_directive else None
+                symbols = {symbol} if symbol else set()
+            else:
+                symbols = {self._rows[p].symbol for p in ids if p in self._rows}
+            for s in symbols & limited:
+                ids.extend(self._by_symbol.get(s, ()))
+        return ids
+
+    async def _send(self, batch: ExecutionBatch, directive: StrategyDirective, halt_desk: bool,
+                    sink: OutcomeSink | None) -> ExecutionReport:
+        await self._ensure_ready()
+        rt = self._rt()
+        self._flush_marks(persist=True)
+
+        def on_outcome(oc: CommandOutcome) -> None:
+            self._stale.add(oc.plan_id)
+            if sink is not None:
+                try:
+                    sink(replace(oc))
+                except Exception as exc:  # a broken UI sink must not break a send
+                    self._event("error", f"outcome display failed: {exc}")
+
+        try:
+            report = await rt.handler.send(batch, directive, halt_desk=halt_desk, on_outcome=on_outcome)
+        finally:
+            self._stale.update(batch.plan_versions)
+            self._stale.update(c.plan_id for c in batch.commands)
+            self._refresh_stale()
+        if report.halted:
+            with self._lock:
+                self._desk = DeskStatus.HALTED
+        return report

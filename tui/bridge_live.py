@@ -1,0 +1,221 @@
+"""The live half of the DeskBridge: the in-memory view of the desk the UI pulls, and what keeps it current on the
+bridge loop: the venue event pump (order updates applied to the ledger, marks coalesced), the periodic flush, and
+the health poll, which also notices changes made to the ledger by another process (the `plandesk` command line)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+
+from core.connector import ConnectorHealth, MarkPriceUpdated, OrderFilled, OrderUpdated
+from core.decimals import dec_str, plain
+from core.models import DeskStatus, MarketRules, TradePlan
+from core.reconcile import apply_venue_order
+from tui.bridge_view import Changes, LogEvent, PlanRow, row_of
+from tui.runtime import Runtime
+
+
+class LiveView:
+    """State shared with the UI thread lives under `_lock`; the rest is touched on the bridge loop only."""
+
+    _mark_interval: float
+    _persist_interval: float
+    _health_interval: float
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        # -- loop-only
+        self._pending_marks: dict[str, Decimal] = {}
+        self._unpersisted: dict[str, Decimal] = {}
+        self._persisted = 0.0
+        self._stale: set[str] = set()
+        # -- shared with the UI thread, under _lock
+        self._lock = threading.Lock()
+        self._rows: dict[str, PlanRow] = {}
+        self._by_symbol: dict[str, set[str]] = {}
+        self._dirty: dict[str, None] = {}  # insertion-ordered set
+        self._new_marks: dict[str, Decimal] = {}
+        self._markets: dict[str, MarketRules] = {}
+        self._desk = DeskStatus.ACTIVE
+        self._health: ConnectorHealth | None = None
+        self._last_data_ts: float | None = None
+        self._events: deque[LogEvent] = deque(maxlen=5000)
+        self._ready = False
+        self._failed: str | None = None
+
+    def _rt(self) -> Runtime:  # pragma: no cover - DeskBridge provides it
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------------------------------------- UI reads
+
+    def drain_changes(self) -> Changes:
+        """Everything that changed since the last call (cheap: a swap under a lock)."""
+        with self._lock:
+            rows = [self._rows[pid] for pid in self._dirty if pid in self._rows]
+            removed = [pid for pid in self._dirty if pid not in self._rows]
+            self._dirty = {}
+            events = list(self._events)
+            self._events.clear()
+            marks, self._new_marks = self._new_marks, {}
+            return Changes(ready=self._ready, failed=self._failed, rows=rows, removed=removed, desk=self._desk,
+                           health=self._health, last_data_ts=self._last_data_ts, events=events, marks=marks)
+
+    def rows(self) -> list[PlanRow]:
+        """Every plan row, in ledger order, at the newest marks."""
+        with self._lock:
+            return [self._fresh(r) for r in self._rows.values()]
+
+    def row(self, plan_id: str) -> PlanRow | None:
+        with self._lock:
+            r = self._rows.get(plan_id)
+            return None if r is None else self._fresh(r)
+
+    def _fresh(self, row: PlanRow) -> PlanRow:
+        rules = self._markets.get(row.symbol)
+        return row if rules is None or rules.mark_price == row.mark else row.with_mark(rules.mark_price)
+
+    def markets(self) -> dict[str, MarketRules]:
+        """Market rules with the newest marks."""
+        with self._lock:
+            return dict(self._markets)
+
+    def desk(self) -> DeskStatus:
+        with self._lock:
+            return self._desk
+
+    def active_plan_ids(self) -> list[str]:
+        with self._lock:
+            return [r.plan_id for r in self._rows.values() if r.status == "ACTIVE"]
+
+    def _event(self, level: str, text: str) -> None:
+        with self._lock:
+            self._events.append(LogEvent(self._clock(), level, text))
+
+    # -- the event pump: venue events -> ledger; marks coalesced
+    async def _pump(self) -> None:
+        rt = self._rt()
+        try:
+            async for ev in rt.connector.events():
+                try:
+                    self._apply_event(ev)
+                except Exception as exc:  # one bad event must not stop the pump
+                    self._event("error", f"event {type(ev).__name__} not applied: {exc}")
+                await asyncio.sleep(0)  # a backlog must not starve previews and sends (a ready queue never yields)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._event("error", f"venue event stream ended: {exc}")
+        else:
+            self._event("warn", "venue event stream closed")
+
+    def _apply_event(self, ev: object) -> None:
+        rt = self._rt()
+        if isinstance(ev, MarkPriceUpdated):
+            self._pending_marks[ev.symbol] = ev.price
+            with self._lock:
+                self._last_data_ts = ev.ts or self._clock()
+        elif isinstance(ev, OrderUpdated):
+            found = rt.ledger.find_order(ev.order.client_order_id)
+            if found is None:
+                return
+            plan_id, order = found
+            apply_venue_order(rt.ledger, plan_id, order, ev.order)
+            self._stale.add(plan_id)
+        elif isinstance(ev, OrderFilled):
+            found = rt.ledger.find_order(ev.client_order_id)
+            who = found[0] if found else "(not in the ledger)"
+            role = f" {found[1].role}" if found else ""
+            self._event("fill", f"fill {who}{role} {ev.side} {dec_str(plain(ev.quantity))} {ev.symbol} @ "
+                                f"{dec_str(plain(ev.price))}")
+
+    async def _flusher(self) -> None:
+        while True:
+            await asyncio.sleep(self._mark_interval)
+            try:
+                self._flush_marks(persist=time.monotonic() - self._persisted >= self._persist_interval)
+                self._refresh_stale()
+            except Exception as exc:
+                self._event("error", f"refresh failed: {exc}")
+
+    def _flush_marks(self, *, persist: bool = False) -> None:
+        """Newest marks into the view (every flush) and into the ledger (about once a second; always with
+        `persist`)."""
+        if self._pending_marks:
+            marks, self._pending_marks = self._pending_marks, {}
+            self._unpersisted.update(marks)
+            with self._lock:
+                for symbol, price in marks.items():
+                    if symbol in self._markets:
+                        self._markets[symbol] = self._markets[symbol].model_copy(update={"mark_price": price})
+                    self._new_marks[symbol] = price
+        if persist and self._unpersisted:
+            marks, self._unpersisted = self._unpersisted, {}
+            self._persisted = time.monotonic()
+            ledger = self._rt().ledger
+            for symbol, price in marks.items():
+                with contextlib.suppress(Exception):
+                    ledger.set_mark(symbol, price)
+
+    def _refresh_stale(self) -> None:
+        if not self._stale:
+            return
+        ids, self._stale = sorted(self._stale), set()
+        self._store(self._rt().ledger.state(ids).plans)
+
+    def _load_all(self) -> None:
+        ledger = self._rt().ledger
+        state = ledger.state()
+        with self._lock:
+            self._markets = dict(state.markets)
+            self._desk = state.desk.state
+        self._store(state.plans)
+
+    def _store(self, plans: Iterable[TradePlan]) -> None:
+        with self._lock:
+            for plan in plans:
+                rules = self._markets.get(plan.symbol)
+                old = self._rows.get(plan.plan_id)
+                if old is not None and old.version == plan.version:
+                    continue  # every change to a plan bumps its version; marks travel on their own
+                row = row_of(plan, rules.mark_price if rules else None)
+                if old != row:
+                    self._rows[plan.plan_id] = row
+                    self._by_symbol.setdefault(plan.symbol, set()).add(plan.plan_id)
+                    self._dirty[plan.plan_id] = None
+
+    async def _poll_health(self) -> None:
+        try:
+            health = await asyncio.wait_for(self._rt().connector.health(), timeout=2.0)
+        except Exception as exc:
+            health = ConnectorHealth(ok=False, detail=f"no answer: {exc.__class__.__name__}")
+        with self._lock:
+            self._health = health
+            if health.last_data_ts is not None and (self._last_data_ts is None
+                                                    or health.last_data_ts > self._last_data_ts):
+                self._last_data_ts = health.last_data_ts
+
+    async def _health_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._health_interval)
+            await self._poll_health()
+            try:
+                self._notice_outside_changes()
+            except Exception as exc:
+                self._event("error", f"ledger check failed: {exc}")
+
+    def _notice_outside_changes(self) -> None:
+        """Another process (e.g. `plandesk flatten`) may have changed plans or the desk state in the ledger."""
+        ledger = self._rt().ledger
+        desk = ledger.desk()
+        versions = ledger.plan_versions(ledger.plan_ids())
+        with self._lock:
+            if desk is not self._desk:
+                self._desk = desk
+                self._events.append(LogEvent(self._clock(), "desk", f"desk {desk} (changed in the ledger)"))
+            changed = [pid for pid, v in versions.items() if (r := self._rows.get(pid)) is None or r.version != v]
+        self._stale.update(changed)

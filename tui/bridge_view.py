@@ -1,0 +1,128 @@
+"""The console's in-memory view of the desk: one PlanRow per plan, and the batch of changes the UI pulls.
+
+Pure data (no Textual, no asyncio): the bridge fills it on its own thread, the UI reads copies under a lock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+
+from core.batch import ExecutionBatch
+from core.connector import ConnectorHealth
+from core.models import DeskStatus, MarketRules, Order, OrderRole, OrderType, PlanStatus, Side, TradePlan
+
+QUOTES = ("USDT", "USDC", "FDUSD", "BUSD", "TUSD", "USD", "EUR", "BTC", "ETH", "BNB")
+
+
+def quote_of(symbol: str) -> str:
+    """Quote currency of a symbol (BTCUSDT -> USDT); '' when it cannot be told."""
+    for q in QUOTES:
+        if symbol.endswith(q) and len(symbol) > len(q):
+            return q
+    return ""
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    """What the plans table shows for one plan."""
+
+    plan_id: str
+    symbol: str
+    side: Side
+    net: Decimal
+    avg_entry: Decimal
+    mark: Decimal | None
+    upnl: Decimal | None
+    stop: Decimal | None
+    take_profit: Decimal | None
+    open_orders: int
+    status: PlanStatus
+    version: int
+
+    def with_mark(self, mark: Decimal) -> PlanRow:
+        return replace(self, mark=mark, upnl=unrealised(self.net, self.avg_entry, mark))
+
+    def matches(self, needle: str) -> bool:
+        """Filter: case-insensitive substring of plan id, symbol, side (or long/short) or status."""
+        if not needle:
+            return True
+        n = needle.lower()
+        hay = f"{self.plan_id} {self.symbol} {self.side} {'long' if self.side is Side.BUY else 'short'} {self.status}"
+        return n in hay.lower()
+
+
+def unrealised(net: Decimal, avg: Decimal, mark: Decimal | None) -> Decimal | None:
+    if mark is None:
+        return None
+    if net == 0:
+        return Decimal(0)
+    return (mark - avg) * net
+
+
+def row_of(plan: TradePlan, mark: Decimal | None) -> PlanRow:
+    long = plan.direction is Side.BUY
+    stops: list[Decimal] = []
+    tps: list[Decimal] = []
+    count = 0
+    for o in plan.orders:
+        if not o.is_open:
+            continue
+        count += 1
+        if o.role is OrderRole.STOP_LOSS and o.stop_price is not None:
+            stops.append(o.stop_price)
+        elif o.role is OrderRole.TAKE_PROFIT:
+            px = o.stop_price if o.type in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT) else o.price
+            if px is not None:
+                tps.append(px)
+    # the stop that protects most (the tightest), and the nearest take profit
+    stop = (max(stops) if long else min(stops)) if stops else None
+    tp = (min(tps) if long else max(tps)) if tps else None
+    return PlanRow(
+        plan_id=plan.plan_id,
+        symbol=plan.symbol,
+        side=plan.direction,
+        net=plan.net_position,
+        avg_entry=plan.avg_entry_price,
+        mark=mark,
+        upnl=unrealised(plan.net_position, plan.avg_entry_price, mark),
+        stop=stop,
+        take_profit=tp,
+        open_orders=count,
+        status=plan.status,
+        version=plan.version,
+    )
+
+
+@dataclass(frozen=True)
+class LogEvent:
+    """A line for the activity log: wall time, level (info/fill/warn/error) and text."""
+
+    ts: float
+    level: str
+    text: str
+
+
+@dataclass
+class Changes:
+    """What changed since the last drain. `rows` are new or changed plan rows (full rows; the UI diffs cells);
+    `marks` are new marks, which move every row of their symbol without the rows being sent again."""
+
+    ready: bool = False
+    failed: str | None = None
+    rows: list[PlanRow] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    desk: DeskStatus = DeskStatus.ACTIVE
+    health: ConnectorHealth | None = None
+    last_data_ts: float | None = None
+    events: list[LogEvent] = field(default_factory=list)
+    marks: dict[str, Decimal] = field(default_factory=dict)  # symbols whose mark moved: the newest mark
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A previewed batch and what was known when it was computed (the orders it touches, the market rules)."""
+
+    batch: ExecutionBatch
+    orders: dict[str, Order] = field(default_factory=dict)
+    markets: dict[str, MarketRules] = field(default_factory=dict)
+    symbols: tuple[str, ...] = ()  # of the plans it touches (also when it has no commands)

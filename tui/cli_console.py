@@ -1,0 +1,91 @@
+"""`plandesk demo` and `plandesk console`: pick the venue and the ledger, hand them to the bridge and the app."""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from tui.inputs import InputError
+
+EXIT_OK = 0
+TICK = 0.25
+
+
+def _sim_starter() -> Any:
+    try:
+        from connectors.binance.sim import start_sim_in_thread  # type: ignore[attr-defined]
+    except ImportError:
+        try:
+            from connectors.binance.sim_server import start_sim_in_thread
+        except ImportError:
+            raise InputError("--exchange sim: the Binance-compatible simulator (connectors/binance/sim.py) is not "
+                             "available in this build; use --exchange paper") from None
+    return start_sim_in_thread
+
+
+def _run(bridge: Any, *, cleanup: list[Any]) -> int:
+    from tui.app import PlanDeskApp
+
+    app = PlanDeskApp(bridge)
+    try:
+        app.run()
+    finally:
+        bridge.stop()
+        for fn in cleanup:
+            fn()
+    return EXIT_OK
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """The console on a fresh paper (or simulated Binance) exchange with the demo desk and a live price walk."""
+    from connectors.paper.connector import PaperConnector
+    from connectors.paper.engine import PaperEngine
+    from connectors.paper.markets import DEFAULT_MARKETS
+    from connectors.paper.orders import PaperConfig
+    from core.demo import seed_demo_desk
+    from tui.bridge import DeskBridge
+    from tui.runtime import paper_state_path
+
+    cleanup: list[Any] = []
+    if args.db is None:
+        tmp = Path(tempfile.mkdtemp(prefix="plandesk-demo-"))
+        cleanup.append(lambda: shutil.rmtree(tmp, ignore_errors=True))
+        db = tmp / "demo.sqlite"
+    else:
+        db = Path(args.db)
+        if db.parent and not db.parent.exists():
+            raise InputError(f"--db {db}: directory {db.parent} does not exist")
+    config = PaperConfig(seed=args.seed)
+    connector: Any
+    if args.exchange == "sim":
+        start = _sim_starter()
+        from connectors.binance.connector import BinanceConnector
+
+        key, secret = secrets.token_hex(16), secrets.token_hex(32)
+        engine = PaperEngine(DEFAULT_MARKETS(), config)
+        sim = start(engine, key, secret, tick_interval=TICK)
+        cleanup.insert(0, sim.stop)
+        connector = BinanceConnector(sim.base_url, key, secret, poll_interval=0.25)
+    elif args.db is None:
+        connector = PaperConnector(PaperEngine(DEFAULT_MARKETS(), config), tick_interval=TICK)
+    else:
+        connector = PaperConnector.open(paper_state_path(db), config=config, tick_interval=TICK)
+    bridge = DeskBridge(connector, db, seed=seed_demo_desk)
+    return _run(bridge, cleanup=cleanup)
+
+
+def run_console(args: argparse.Namespace) -> int:
+    """The console on an existing ledger and the chosen connector."""
+    from tui.bridge import DeskBridge
+    from tui.runtime import make_connector
+
+    db = Path(args.db)
+    if not db.exists():
+        raise InputError(f"ledger {db}: file not found (create it with `plandesk ledger import FILE --db {db}`, "
+                         "or try `plandesk demo`)")
+    connector = make_connector(args.connector, db, base_url=args.base_url, key_file=args.key_file)
+    return _run(DeskBridge(connector, db), cleanup=[])

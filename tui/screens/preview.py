@@ -1,0 +1,295 @@
+"""The preview: the exact batch an action will send, one row per command, a summary, warnings (yellow) and errors
+(red, sending disabled). `y` or enter sends, escape cancels and sends nothing. While sending, every row shows its
+outcome live; a flatten shows its plans going flat; what is still open at the end stays red."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widget import Widget
+from textual.widgets import Static
+
+from core.batch import ExecutionBatch
+from core.directives import Scope, StrategyDirective
+from core.outcomes import CommandOutcome, ExecutionReport
+from tui.bridge_view import PlanRow, Preview
+from tui.screens.preview_parts import (
+    COMMAND_COLUMNS,
+    PLAN_COLUMNS,
+    command_cells,
+    command_keys,
+    command_row,
+    outcome_cell,
+    plan_cells,
+    retry_cells,
+    summarize,
+)
+from tui.widgets.fmt import num
+from tui.widgets.virtual_table import VirtualTable
+
+
+class PreviewState(StrEnum):
+    READY = "ready"  # y / enter sends
+    BLOCKED = "blocked"  # errors: sending is disabled
+    EMPTY = "empty"  # nothing to send
+    SENDING = "sending"
+    DONE = "done"
+    REFUSED = "refused"  # the handler refused (stale preview, already sent): nothing was sent
+
+
+class PreviewScreen(ModalScreen[None]):
+    BINDINGS = [
+        Binding("y", "send", "Send", id="preview.send"),
+        Binding("enter", "send", "Send", id="preview.send_enter", priority=True, show=False),
+        Binding("escape", "cancel", "Cancel / close", id="preview.cancel"),
+        Binding("r", "repreview", "Preview again", id="preview.again"),
+    ]
+
+    @dataclass
+    class SendRequested(Message):
+        """The operator confirmed: send this batch."""
+
+        screen: PreviewScreen
+
+    @dataclass
+    class RepreviewRequested(Message):
+        """The operator asks for a fresh preview of the same intent."""
+
+        screen: PreviewScreen
+
+    def __init__(self, preview: Preview, directive: StrategyDirective, *, title: str, halt_desk: bool = False,
+                 plans: list[PlanRow] | None = None, header: Widget | None = None) -> None:
+        super().__init__(classes="preview")
+        self.header = header  # the desk's header line, kept live by the app above an opaque screen
+        self.preview = preview
+        self.batch = preview.batch
+        self.directive = directive
+        self.title_text = title
+        self.halt_desk = halt_desk
+        self.before = {r.plan_id: r for r in plans or []}
+        self.closing = directive.scope is Scope.CLOSE_EXISTING
+        self.report: ExecutionReport | None = None
+        self.outcomes: dict[tuple[int, int], CommandOutcome] = {}
+        b = self.batch
+        if b.errors:
+            self.state = PreviewState.BLOCKED
+        elif not b.commands and not halt_desk:
+            self.state = PreviewState.EMPTY
+        else:
+            self.state = PreviewState.READY
+
+    # ---------------------------------------------------------------------------------------------- layout
+
+    def compose(self) -> ComposeResult:
+        b = self.batch
+        if self.header is not None:
+            yield self.header
+        with Vertical(classes="dialog preview-box"):
+            yield Static(self._title(), id="preview-title", classes="dialog-title")
+            yield Static(summarize(b, self.preview.markets).text(), id="preview-summary")
+            yield Static(self._marks(), id="preview-marks")
+            yield Static(self._notes(), id="preview-notes")
+            table = VirtualTable(COMMAND_COLUMNS, id="preview-commands")
+            yield table
+            if self.closing:
+                yield VirtualTable(PLAN_COLUMNS, id="preview-plans")
+            yield Static("", id="preview-report")
+            yield Static("", id="preview-status")
+
+    def on_mount(self) -> None:
+        self.query_one("#preview-commands", VirtualTable).set_lazy(command_keys(self.preview),
+                                                                  lambda i: command_row(self.preview, i))
+        if self.closing:
+            rows = [(pid, plan_cells(self.before.get(pid), self.before.get(pid), done=False, started=False))
+                    for pid in self.batch.plan_versions if pid in self.before]
+            self.query_one("#preview-plans", VirtualTable).set_rows(rows)
+        self.query_one("#preview-notes", Static).display = bool(self.batch.warnings or self.batch.errors)
+        self.query_one("#preview-commands", VirtualTable).display = bool(self.batch.commands)
+        self.query_one("#preview-report", Static).display = False
+        self._show_state()
+        self._fit()
+
+    def on_unmount(self) -> None:
+        """Let go of the batch: a closed screen can linger until the GC's next full pass, and a flatten preview
+        of 2,000 plans holds tens of thousands of commands and orders."""
+        empty = ExecutionBatch(directive_id=self.batch.directive_id, scope=self.batch.scope)
+        self.preview = Preview(batch=empty)
+        self.batch = empty
+        self.before = {}
+        self.outcomes = {}
+
+    def _title(self) -> Text:
+        b = self.batch
+        t = Text()
+        t.append(f"PREVIEW · {self.title_text}", "bold")
+        t.append(f"   {b.directive_id} · {b.scope} · {len(b.commands)} command{'s' * (len(b.commands) != 1)}",
+                 "dim")
+        if self.halt_desk:
+            t.append("   sending also HALTS the desk", "bold white on red")
+        return t
+
+    def _marks(self) -> Text:
+        symbols = self.preview.symbols or sorted({c.symbol for c in self.batch.commands})
+        marks = self.preview.markets
+        parts = [f"{s} {num(marks[s].mark_price)}" for s in symbols if s in marks]
+        return Text("marks at preview: " + ("   ".join(parts) if parts else "—"), "dim")
+
+    def _fit(self) -> None:
+        """Size the tables to their rows, within the screen: small batches get a small dialog."""
+        height = (self.size.height or 50) - (1 if self.header is not None else 0)
+        fixed = 2 + 1 + 1 + 1 + 2  # border, title, summary, marks, status (+ margin)
+        notes = self.query_one("#preview-notes", Static)
+        if notes.display:
+            fixed += min(len(self.batch.errors) + len(self.batch.warnings), 12) + 1
+        report = self.query_one("#preview-report", Static)
+        if report.display:
+            fixed += min(len(str(report.render()).splitlines()), 10) + 1
+        commands = self.query_one("#preview-commands", VirtualTable)
+        want_cmd = commands.row_count + 1 if commands.display else 0
+        plans_h = 0
+        if self.closing:
+            plans = self.query_one("#preview-plans", VirtualTable)
+            plans_h = min(plans.row_count + 2, max(5, (height - fixed) // 3))  # + header line and border
+            plans.styles.height = plans_h
+            plans_h += 1  # margin
+        commands.styles.height = max(min(want_cmd, 3), min(want_cmd, height - fixed - plans_h - 1))
+
+    def on_resize(self) -> None:
+        self._fit()
+
+    def _notes(self) -> Text:
+        t = Text()
+        for e in self.batch.errors:
+            t.append(f"✗ error: {e}\n", "bold red")
+        for w in self.batch.warnings:
+            t.append(f"! warning: {w}\n", "yellow")
+        t.rstrip()
+        return t
+
+    def _status(self) -> Text:
+        s = self.state
+        n = len(self.batch.commands)
+        if s is PreviewState.READY:
+            what = f"send {n} command{'s' * (n != 1)}" + (" and HALT the desk" if self.halt_desk else "")
+            return Text.assemble(("  y", "bold reverse"), (" / ", ""), ("enter", "bold reverse"), (f"  {what}    ", ""),
+                                 ("esc", "bold reverse"), ("  cancel: nothing is sent", ""))
+        if s is PreviewState.BLOCKED:
+            return Text.assemble(("  SENDING IS DISABLED: ", "bold white on red"),
+                                 (f" {len(self.batch.errors)} error{'s' * (len(self.batch.errors) != 1)} above. "
+                                  "Nothing can be sent from this preview.   ", "bold red"),
+                                 ("esc", "bold reverse"), ("  back", ""))
+        if s is PreviewState.EMPTY:
+            return Text.assemble(("  nothing to send", "bold yellow"), (" (see the warnings)   ", ""),
+                                 ("esc", "bold reverse"), ("  close", ""))
+        if s is PreviewState.SENDING:
+            done = sum(1 for o in self.outcomes.values() if o.status.is_final)
+            return Text.assemble(("  SENDING… ", "bold black on yellow"),
+                                 (f" {done} of {max(n, len(self.outcomes))} commands answered", "yellow"),
+                                 ("   esc: hide (the send goes on; results go to the activity log)", "dim"))
+        if s is PreviewState.REFUSED:
+            assert self.report is not None
+            return Text.assemble(("  NOT SENT ", "bold white on red"), (f" {self.report.refused}   ", "bold red"),
+                                 ("r", "bold reverse"), ("  preview again   ", ""), ("esc", "bold reverse"),
+                                 ("  close", ""))
+        assert self.report is not None
+        ok = self.report.ok
+        return Text.assemble(("  DONE ", "bold black on green" if ok else "bold white on red"),
+                             (f" {self.report.summary()}   ", "green" if ok else "bold red"),
+                             ("enter / esc", "bold reverse"), ("  close", ""))
+
+    def _show_state(self) -> None:
+        self.query_one("#preview-status", Static).update(self._status())
+        self.set_class(self.state is PreviewState.BLOCKED, "-blocked")
+        self.set_class(self.state is PreviewState.REFUSED, "-refused")
+        self.set_class(self.state is PreviewState.DONE and self.report is not None and not self.report.ok,
+                       "-failed")
+
+    # ---------------------------------------------------------------------------------------------- keys
+
+    def action_send(self) -> None:
+        if self.state is PreviewState.READY:
+            self.state = PreviewState.SENDING
+            self._show_state()
+            self.post_message(self.SendRequested(self))
+        elif self.state in (PreviewState.DONE, PreviewState.EMPTY):
+            self.dismiss(None)
+        elif self.state is PreviewState.BLOCKED:
+            self.app.bell()
+            self.notify("This preview has errors: nothing can be sent.", severity="error", timeout=3)
+
+    def action_cancel(self) -> None:
+        if self.state is PreviewState.SENDING:
+            self.notify("Still sending: the outcomes go to the activity log.", timeout=4)
+        self.dismiss(None)
+
+    def action_repreview(self) -> None:
+        if self.state in (PreviewState.REFUSED, PreviewState.BLOCKED, PreviewState.EMPTY):
+            self.post_message(self.RepreviewRequested(self))
+
+    # ---------------------------------------------------------------------------------------------- live
+
+    def show_outcome(self, oc: CommandOutcome) -> None:
+        key = (oc.round, oc.seq)
+        self.outcomes[key] = oc
+        table = self.query_one("#preview-commands", VirtualTable)
+        if oc.round == 1:
+            row = table.row(key)
+            if row is not None:
+                table.update_row(key, [*row[:9], outcome_cell(oc)])
+        elif not table.update_row(key, retry_cells(oc)):
+            table.add_row(key, retry_cells(oc))
+        if self.state is PreviewState.SENDING:
+            self._show_state()
+
+    def plans_changed(self, rows: list[PlanRow]) -> None:
+        if not self.closing or self.state is PreviewState.READY:
+            return
+        table = self.query_one("#preview-plans", VirtualTable)
+        done = self.state is PreviewState.DONE
+        for r in rows:
+            if table.has_row(r.plan_id):
+                table.update_row(r.plan_id, plan_cells(self.before.get(r.plan_id), r, done=done))
+
+    def show_report(self, report: ExecutionReport, rows: dict[str, PlanRow]) -> None:
+        self.report = report
+        self.state = PreviewState.REFUSED if report.refused else PreviewState.DONE
+        if self.closing and not report.refused:
+            table = self.query_one("#preview-plans", VirtualTable)
+            for pid in self.batch.plan_versions:
+                now = rows.get(pid)
+                if table.has_row(pid) and now is not None:
+                    table.update_row(pid, plan_cells(self.before.get(pid), now, done=True))
+        lines = Text()
+        if report.halted:
+            lines.append("■ desk HALTED: nothing that adds exposure can be sent until it is resumed (h)\n",
+                         "bold magenta")
+        for note in report.notes:
+            lines.append(f"note: {note}\n", "yellow")
+        for line in report.still_open:
+            lines.append(f"✗ STILL OPEN: {line}\n", "bold red")
+        bad = [o for o in report.outcomes if o.status.is_bad]
+        for o in bad[:20]:
+            lines.append(f"✗ #{o.seq} {o.action} {o.plan_id}: {o.status} {o.detail}\n", "bold red")
+        lines.rstrip()
+        rep = self.query_one("#preview-report", Static)
+        rep.update(lines)
+        rep.display = bool(lines.plain)
+        self._show_state()
+        self._fit()
+
+    @property
+    def status_text(self) -> str:
+        return self._status().plain
+
+    def command_text(self, seq: int, round_no: int = 1) -> str:
+        return self.query_one("#preview-commands", VirtualTable).text_of((round_no, seq))
+
+
+__all__ = ["PreviewScreen", "PreviewState", "command_cells"]

@@ -1,0 +1,241 @@
+"""The plans table: a DataTable keyed by plan id. Rows are updated in place: only the rows on screen are recomputed,
+and only their cells whose text changed are written (update_cell). Rows are never cleared and re-added on updates;
+rows scrolled out of view are brought up to date when they scroll back in. Marks come separately from the plan rows
+(a mark moves every row of its symbol), so the totals are kept per symbol and cost nothing per row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from rich.text import Text
+from textual.cache import LRUCache
+from textual.coordinate import Coordinate
+from textual.message import Message
+from textual.widgets import DataTable
+from textual.widgets.data_table import RowDoesNotExist
+
+from core.models import PlanStatus, Side
+from tui.bridge_view import PlanRow
+from tui.widgets.fmt import DASH, avg, num, pnl, signed
+
+# (key, label, width, right-aligned)
+COLUMNS: list[tuple[str, str, int, bool]] = [
+    ("plan", "plan", 14, False),
+    ("symbol", "symbol", 9, False),
+    ("side", "side", 5, False),
+    ("net", "net position", 14, True),
+    ("avg", "avg entry", 13, True),
+    ("mark", "mark", 13, True),
+    ("upnl", "unrealised PnL", 15, True),
+    ("stop", "stop", 13, True),
+    ("tp", "take profit", 13, True),
+    ("orders", "orders", 6, True),
+    ("status", "status", 7, False),
+    ("ver", "ver", 5, True),
+]
+
+Cell = tuple[str, str]  # (text, style)
+ZERO = Decimal(0)
+
+
+def cells_of(row: PlanRow) -> tuple[Cell, ...]:
+    long = row.side is Side.BUY
+    closed = row.status is PlanStatus.CLOSED
+    dim = "dim" if closed else ""
+    up = row.upnl
+    pnl_style = "dim" if closed or up is None or up == 0 else ("green" if up > 0 else "red")
+    unprotected = row.stop is None and row.net != 0
+    return (
+        (row.plan_id, "bold" if not closed else "dim"),
+        (row.symbol, dim),
+        ("LONG" if long else "SHORT", dim or ("green" if long else "magenta")),
+        (signed(row.net), dim),
+        (avg(row.avg_entry) if row.net != 0 else DASH, dim),
+        (num(row.mark), dim),
+        (pnl(up), pnl_style),
+        ("none" if unprotected else num(row.stop), "yellow" if unprotected else dim),
+        (num(row.take_profit), dim),
+        (str(row.open_orders), dim),
+        (str(row.status), "dim" if closed else "green"),
+        (str(row.version), "dim"),
+    )
+
+
+def _render(cell: Cell, right: bool) -> Text:
+    return Text(cell[0], style=cell[1], justify="right" if right else "left", no_wrap=True)
+
+
+class PlansTable(DataTable[Text]):
+    """`apply(rows, removed, marks)` merges changes; `set_filter(text)` shows matching rows only."""
+
+    @dataclass
+    class Selected(Message):
+        """The highlighted plan changed."""
+
+        plan_id: str | None
+
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
+        super().__init__(id=id, cursor_type="row", zebra_stripes=False, cell_padding=1)
+        # DataTable's render caches are keyed by its update count, so every live update leaves the old entries
+        # as garbage-in-waiting: 10,000 cells and 1,000 lines of it are long-lived objects that make the cyclic
+        # GC's full passes slow (hundreds of ms at 2,000 plans). A screen's worth is all that is ever reused.
+        self._cell_render_cache = LRUCache(1500)
+        self._row_render_cache = LRUCache(150)
+        self._line_cache = LRUCache(150)
+        self._all: dict[str, PlanRow] = {}  # every plan, in ledger order (mark as of its last refresh)
+        self._marks: dict[str, Decimal] = {}  # newest mark per symbol
+        self._shown: dict[str, tuple[Cell, ...]] = {}  # what each row in the table displays now
+        self._agg: dict[str, list[Decimal]] = {}  # per symbol over ACTIVE rows: [sum of net, sum of avg * net]
+        self._active = 0
+        self._right = [c[3] for c in COLUMNS]
+        self._keys = [c[0] for c in COLUMNS]
+        self.filter_text = ""
+        self.cell_writes = 0  # cells written after being added (tests and the benchmark read it)
+
+    def on_mount(self) -> None:
+        for key, label, width, right in COLUMNS:
+            self.add_column(Text(label, justify="right" if right else "left"), key=key, width=width)
+        self.watch(self, "scroll_y", lambda _old, _new: self.refresh_visible(), init=False)
+
+    # ---------------------------------------------------------------------------------------------- data
+
+    def _count(self, row: PlanRow, sign: int) -> None:
+        if row.status is not PlanStatus.ACTIVE:
+            return
+        self._active += sign
+        agg = self._agg.setdefault(row.symbol, [ZERO, ZERO])
+        agg[0] += sign * row.net
+        agg[1] += sign * row.avg_entry * row.net
+
+    def current(self, row: PlanRow) -> PlanRow:
+        mark = self._marks.get(row.symbol)
+        return row if mark is None or mark == row.mark else row.with_mark(mark)
+
+    def apply(self, rows: list[PlanRow], removed: list[str] | None = None,
+              marks: dict[str, Decimal] | None = None, *, paint: bool = True) -> None:
+        """Merge new and changed rows and new marks, then bring the rows on screen up to date. With `paint`
+        False (a dialog is open over the table) the cells are left as they are until the next painting apply."""
+        if marks:
+            self._marks.update(marks)
+        for pid in removed or ():
+            old = self._all.pop(pid, None)
+            if old is not None:
+                self._count(old, -1)
+            self._drop(pid)
+        for row in rows:
+            if row.mark is not None:
+                self._marks.setdefault(row.symbol, row.mark)
+            old = self._all.get(row.plan_id)
+            if old is not None:
+                self._count(old, -1)
+            self._all[row.plan_id] = row
+            self._count(row, +1)
+            if not row.matches(self.filter_text):
+                self._drop(row.plan_id)
+            elif row.plan_id not in self._shown:
+                cells = cells_of(self.current(row))
+                self.add_row(*(_render(c, r) for c, r in zip(cells, self._right, strict=True)), key=row.plan_id)
+                self._shown[row.plan_id] = cells
+        if paint:
+            self.refresh_visible()
+
+    def refresh_visible(self) -> None:
+        """Recompute the rows on screen (and a few around) and write the cells that changed."""
+        if not self.row_count:
+            return
+        top = max(int(self.scroll_y) - 2, 0)
+        bottom = min(int(self.scroll_y) + max(self.size.height, 1) + 2, self.row_count)
+        for index in range(top, bottom):
+            pid = self._row_locations.get_key(index)
+            if pid is None:
+                continue
+            key = str(pid.value)
+            row = self._all.get(key)
+            if row is None:
+                continue
+            cells = cells_of(self.current(row))
+            old = self._shown.get(key)
+            if old == cells:
+                continue
+            for i, (new_cell, old_cell) in enumerate(zip(cells, old or (), strict=False)):
+                if new_cell != old_cell:
+                    self.update_cell(key, self._keys[i], _render(new_cell, self._right[i]))
+                    self.cell_writes += 1
+            self._shown[key] = cells
+
+    def _drop(self, plan_id: str) -> None:
+        if self._shown.pop(plan_id, None) is not None:
+            try:
+                self.remove_row(plan_id)
+            except RowDoesNotExist:
+                pass
+
+    def set_filter(self, text: str) -> None:
+        """Show only rows matching `text` (plan id, symbol, side, long/short, status). Keeps ledger order."""
+        text = text.strip()
+        if text == self.filter_text:
+            return
+        keep = self.selected_plan_id
+        self.filter_text = text
+        self.clear()
+        self._shown.clear()
+        for r in self._all.values():
+            if r.matches(text):
+                cells = cells_of(self.current(r))
+                self.add_row(*(_render(c, rt) for c, rt in zip(cells, self._right, strict=True)), key=r.plan_id)
+                self._shown[r.plan_id] = cells
+        if keep is not None and keep in self._shown:
+            self.move_cursor(row=self.get_row_index(keep))
+
+    # ---------------------------------------------------------------------------------------------- reads
+
+    def row_data(self, plan_id: str) -> PlanRow | None:
+        """The plan's row with the newest mark."""
+        row = self._all.get(plan_id)
+        return None if row is None else self.current(row)
+
+    def rows(self) -> list[PlanRow]:
+        return [self.current(r) for r in self._all.values()]
+
+    @property
+    def total_plans(self) -> int:
+        return len(self._all)
+
+    @property
+    def active_plans(self) -> int:
+        return self._active
+
+    def unrealised_total(self) -> Decimal:
+        """Unrealised PnL of every ACTIVE plan at the newest marks (per-symbol sums: no loop over rows)."""
+        total = ZERO
+        for symbol, (net, cost) in self._agg.items():
+            mark = self._marks.get(symbol)
+            if mark is None:
+                continue
+            total += mark * net - cost
+        return total
+
+    @property
+    def visible_count(self) -> int:
+        return len(self._shown)
+
+    @property
+    def selected_plan_id(self) -> str | None:
+        if not self.row_count:
+            return None
+        try:
+            key = self.coordinate_to_cell_key(Coordinate(self.cursor_row, 0)).row_key
+        except Exception:
+            return None
+        return None if key.value is None else str(key.value)
+
+    def select_plan(self, plan_id: str) -> None:
+        if plan_id in self._shown:
+            self.move_cursor(row=self.get_row_index(plan_id))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        key = event.row_key.value if event.row_key is not None else None
+        self.post_message(self.Selected(None if key is None else str(key)))
+
