@@ -10,33 +10,22 @@ import asyncio
 import gc
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import Future
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
-from core.directives import Scope, StrategyDirective
-from core.models import DeskStatus, PlanStatus
+from core.models import DeskStatus
 from core.outcomes import CommandOutcome, ExecutionReport
+from tui.app_actions import DeskActions
 from tui.bridge import DeskBridge
-from tui.bridge_view import Preview
-from tui.screens.action_inputs import ConfirmScreen, NewPlanScreen, ScaleScreen, StopScreen
-from tui.screens.forms import (
-    NewPlanInput,
-    ScaleInput,
-    StopInput,
-    close_directive,
-    new_plan_directive,
-    scale_directive,
-    stop_directive,
-)
+from tui.screens.action_inputs import ScaleScreen, StopScreen
 from tui.screens.preview import PreviewScreen
 from tui.widgets.activity import ActivityLog
 from tui.widgets.detail import PlanDetail
@@ -45,7 +34,6 @@ from tui.widgets.header import DeskHeader
 from tui.widgets.plans_table import PlansTable
 
 T = TypeVar("T")
-DESK_ACTIONS = ("stop", "scale", "close_plan", "new_plan", "halt", "flatten_all")
 
 
 def tune_gc() -> None:
@@ -62,7 +50,7 @@ def new_directive_id() -> str:
     return f"STR_{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}_{secrets.token_hex(3)}"
 
 
-class PlanDeskApp(App[None]):
+class PlanDeskApp(DeskActions, App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "plandesk"
     BINDINGS = [
@@ -264,191 +252,3 @@ class PlanDeskApp(App[None]):
             detail.show(None)
             return
         self._await(self.bridge.plan_detail(plan_id), "detail", detail.show, exclusive=True)
-
-    # ---------------------------------------------------------------------------------------------- actions
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in DESK_ACTIONS and not self.desk_ready:
-            return None
-        return True
-
-    def _selected(self) -> Any:
-        table = self._table
-        pid = table.selected_plan_id
-        row = table.row_data(pid) if pid else None
-        if row is None:
-            self.notify("Select a plan first.", severity="warning", timeout=3)
-        return row
-
-    def _active_row(self) -> Any:
-        row = self._selected()
-        if row is not None and row.status is PlanStatus.CLOSED:
-            self.notify(f"{row.plan_id} is CLOSED.", severity="warning", timeout=3)
-            return None
-        return row
-
-    def action_stop(self) -> None:
-        row = self._active_row()
-        if row is None:
-            return
-
-        def chosen(p: StopInput | None) -> None:
-            if p is not None:
-                what = (f"stop {row.plan_id} {num(p.tolerance * 100)} % from the mark" if p.tolerance is not None
-                        else f"stop {row.plan_id} to {num(p.new_stop)}")
-                self.start_preview(stop_directive(row.plan_id, p, self.new_id()), title=what)
-
-        self.push_screen(StopScreen(row, self.bridge.markets().get(row.symbol), cursor_blink=self.cursor_blink),
-                         chosen)
-
-    def action_scale(self) -> None:
-        row = self._active_row()
-        if row is None:
-            return
-
-        def chosen(p: ScaleInput | None) -> None:
-            if p is not None and p.target is not None:
-                self.start_preview(scale_directive(row.plan_id, p.target, self.new_id()),
-                                   title=f"scale {row.plan_id} to {num(p.target)} (now {num(abs(row.net))})")
-
-        self.push_screen(ScaleScreen(row, self.bridge.markets().get(row.symbol), cursor_blink=self.cursor_blink),
-                         chosen)
-
-    def action_close_plan(self) -> None:
-        row = self._active_row()
-        if row is not None:
-            self.start_preview(close_directive([row.plan_id], self.new_id(), self.close_slippage),
-                               title=f"close {row.plan_id}")
-
-    def action_new_plan(self) -> None:
-        def chosen(p: NewPlanInput | None) -> None:
-            if p is not None:
-                side = "long" if p.direction == "BUY" else "short"
-                self.start_preview(new_plan_directive(p, self.new_id()),
-                                   title=f"new plan: {side} {num(p.size)} {p.symbol}")
-
-        self.push_screen(NewPlanScreen(self.bridge.markets(), cursor_blink=self.cursor_blink), chosen)
-
-    def action_halt(self) -> None:
-        if self.bridge.desk() is DeskStatus.ACTIVE:
-            self._set_desk(DeskStatus.HALTED)
-            return
-
-        def answer(yes: bool | None) -> None:
-            if yes:
-                self._set_desk(DeskStatus.ACTIVE)
-
-        self.push_screen(ConfirmScreen("Resume the desk?", "New trades and scale-ins will be allowed again."),
-                         answer)
-
-    def _set_desk(self, status: DeskStatus) -> None:
-        def done(s: DeskStatus) -> None:
-            self.poll()
-            self.notify(f"Desk {s}.", severity="warning" if s is DeskStatus.HALTED else "information", timeout=4)
-
-        self._await(self.bridge.set_desk(status), "set-desk", done)
-
-    def action_flatten_all(self) -> None:
-        ids = self.bridge.active_plan_ids()
-        if not ids:
-            self.log_line("warn", "flatten all: no active plans; halting the desk")
-            self._set_desk(DeskStatus.HALTED)
-            return
-        self.start_preview(close_directive(ids, self.new_id(), self.close_slippage),
-                           title=f"FLATTEN ALL: {len(ids)} active plan{'s' * (len(ids) != 1)}", halt_desk=True)
-
-    def action_filter(self) -> None:
-        inp = self._filter
-        inp.display = True
-        inp.focus()
-
-    def action_clear_filter(self) -> None:
-        inp = self._filter
-        if inp.display:
-            inp.value = ""
-            inp.display = False
-            self._table.set_filter("")
-            self._table.focus()
-
-    def on_input_changed(self, event: Input.Changed) -> None:
-        if event.input.id == "filter":
-            self._table.set_filter(event.value)
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id == "filter":
-            if not event.value.strip():
-                event.input.display = False
-            self._table.focus()
-
-    def action_quit_desk(self) -> None:
-        if self._sending:
-            self.notify("A send is in progress; quit when it is done.", severity="warning", timeout=4)
-            return
-        self.exit()
-
-    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        yield SystemCommand("Stop: move the selected plan's stop", "t · tolerance % or a price", self.action_stop)
-        yield SystemCommand("Scale the selected plan", "s · to an absolute target size", self.action_scale)
-        yield SystemCommand("Close the selected plan", "c · cancel its orders, close its position",
-                            self.action_close_plan)
-        yield SystemCommand("New plan", "n · symbol, direction, size, stop", self.action_new_plan)
-        yield SystemCommand("Halt / resume the desk", "h", self.action_halt)
-        yield SystemCommand("FLATTEN ALL", "F · every active plan, and halt the desk", self.action_flatten_all)
-        yield SystemCommand("Filter plans", "/", self.action_filter)
-
-    # ---------------------------------------------------------------------------------------------- preview/send
-
-    def start_preview(self, directive: StrategyDirective, *, title: str, halt_desk: bool = False) -> None:
-        self.log_line("preview", f"preview {directive.directive_id}: {title}")
-        plans = self.bridge.rows() if directive.scope is Scope.CLOSE_EXISTING else None
-
-        def show(preview: Preview) -> None:
-            b = preview.batch
-            if b.errors:
-                self.log_line("warn", f"preview {b.directive_id}: {len(b.errors)} error(s): {b.errors[0]}")
-            header = DeskHeader(self.bridge.name, clock=self.clock, stale_after=self.stale_after)
-            h = self._header
-            header.show(desk=h.desk, health=h.health, last_data_ts=h.last_data_ts, counts=h.counts, ready=h.ready,
-                        failed=h.failed)
-            self.push_screen(PreviewScreen(preview, directive, title=title, halt_desk=halt_desk, plans=plans,
-                                           header=header))
-
-        self._await(self.bridge.preview(directive), "preview", show)
-
-    def on_preview_screen_send_requested(self, event: PreviewScreen.SendRequested) -> None:
-        screen = event.screen
-        batch, directive = screen.batch, screen.directive
-        did = batch.directive_id
-        self._sending[did] = screen
-        self.log_line("send", f"send {did}: {len(batch.commands)} commands" + (" + HALT" if screen.halt_desk else ""))
-        outcomes = self._outcomes
-
-        def sink(oc: CommandOutcome) -> None:  # runs on the bridge thread
-            outcomes.append((did, oc))
-
-        def done(report: ExecutionReport) -> None:
-            self.poll()
-            self._sending.pop(did, None)
-            if screen.is_attached:
-                screen.show_report(report, {r.plan_id: r for r in self.bridge.rows()})
-            if report.refused:
-                self.log_line("error", f"{did} NOT SENT: {report.refused}")
-                self.notify(report.refused, title="not sent", severity="error", timeout=8)
-                return
-            for line in report.still_open:
-                self.log_line("error", f"STILL OPEN: {line}")
-            self.log_line("ok" if report.ok else "error", report.summary())
-            self.notify(report.summary(), title="done" if report.ok else "done, with problems",
-                        severity="information" if report.ok else "error", timeout=6)
-
-        self._await(self.bridge.send(batch, directive, halt_desk=screen.halt_desk, on_outcome=sink), "send", done)
-
-    def on_preview_screen_repreview_requested(self, event: PreviewScreen.RepreviewRequested) -> None:
-        old = event.screen
-        old.dismiss(None)
-        directive = old.directive.model_copy(update={"directive_id": self.new_id()})
-        if old.closing and old.halt_desk:
-            directive = directive.model_copy(update={"target_plan_ids": self.bridge.active_plan_ids()
-                                                     or directive.target_plan_ids})
-        self.start_preview(directive, title=old.title_text, halt_desk=old.halt_desk)

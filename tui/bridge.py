@@ -18,7 +18,6 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -56,7 +55,9 @@ class DeskBridge(LiveView):
     """See the module doc. `connector` is any IExecutionConnector; `db` the ledger file (the journal lives in it).
 
     `seed` (optional) runs once on the bridge loop after the ledger is open (e.g. core.demo.seed_demo_desk).
-    `mark_interval` is how often coalesced mark prices are written to the ledger and the view refreshed."""
+    `mark_interval` is how often coalesced marks and changed plans reach the view; `mark_persist_interval` how
+    often marks are written to the ledger; `health_interval` how often the connector's health is asked and the
+    ledger checked for changes made by another process."""
 
     def __init__(
         self,
@@ -78,8 +79,6 @@ class DeskBridge(LiveView):
         self._sync_on_start = sync_on_start
         self._mark_interval = mark_interval
         self._persist_interval = mark_persist_interval
-        self._persisted = 0.0
-        self._unpersisted: dict[str, Decimal] = {}
         self._reader: Ledger | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="desk-preview")
         self._health_interval = health_interval
@@ -93,7 +92,7 @@ class DeskBridge(LiveView):
     # ---------------------------------------------------------------------------------------------- lifecycle
 
     @property
-    def ledger(self) -> Any:
+    def ledger(self) -> Ledger:
         assert self.runtime is not None, "bridge not started"
         return self.runtime.ledger
 

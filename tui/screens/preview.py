@@ -107,7 +107,7 @@ class PreviewScreen(ModalScreen[None]):
         self.query_one("#preview-commands", VirtualTable).set_lazy(command_keys(self.preview),
                                                                   lambda i: command_row(self.preview, i))
         if self.closing:
-            rows = [(pid, plan_cells(self.before.get(pid), self.before.get(pid), done=False, started=False))
+            rows = [(pid, plan_cells(self.before.get(pid), self.before.get(pid), "ready"))
                     for pid in self.batch.plan_versions if pid in self.before]
             self.query_one("#preview-plans", VirtualTable).set_rows(rows)
         self.query_one("#preview-notes", Static).display = bool(self.batch.warnings or self.batch.errors)
@@ -249,23 +249,24 @@ class PreviewScreen(ModalScreen[None]):
             self._show_state()
 
     def plans_changed(self, rows: list[PlanRow]) -> None:
-        if not self.closing or self.state is PreviewState.READY:
+        if not self.closing or self.state not in (PreviewState.SENDING, PreviewState.DONE):
             return
         table = self.query_one("#preview-plans", VirtualTable)
-        done = self.state is PreviewState.DONE
+        phase = "done" if self.state is PreviewState.DONE else "sending"
         for r in rows:
             if table.has_row(r.plan_id):
-                table.update_row(r.plan_id, plan_cells(self.before.get(r.plan_id), r, done=done))
+                table.update_row(r.plan_id, plan_cells(self.before.get(r.plan_id), r, phase))
 
     def show_report(self, report: ExecutionReport, rows: dict[str, PlanRow]) -> None:
         self.report = report
         self.state = PreviewState.REFUSED if report.refused else PreviewState.DONE
-        if self.closing and not report.refused:
+        if self.closing:
             table = self.query_one("#preview-plans", VirtualTable)
+            phase = "refused" if report.refused else "done"
             for pid in self.batch.plan_versions:
                 now = rows.get(pid)
                 if table.has_row(pid) and now is not None:
-                    table.update_row(pid, plan_cells(self.before.get(pid), now, done=True))
+                    table.update_row(pid, plan_cells(self.before.get(pid), now, phase))
         lines = Text()
         if report.halted:
             lines.append("■ desk HALTED: nothing that adds exposure can be sent until it is resumed (h)\n",

@@ -170,17 +170,20 @@ def _orders(row: PlanRow | None) -> str:
     return f"{n} open order{'s' * (n != 1)}"
 
 
-def plan_cells(before: PlanRow | None, now: PlanRow | None, *, done: bool, started: bool = True) -> list[Cell]:
+def plan_cells(before: PlanRow | None, now: PlanRow | None, phase: str) -> list[Cell]:
+    """A plan of a close / flatten: `phase` is "ready" (not sent yet), "sending", "done" or "refused"."""
     r = now or before
     assert r is not None
     flat = now is not None and now.net == 0 and now.open_orders == 0
-    if not started:
+    if phase == "ready":
         n = now.open_orders if now else 0
         status: Cell = (f"to close: cancel {n} order{'s' * (n != 1)}" + (", close the position" if r.net else ""),
                         "dim")
+    elif phase == "refused":
+        status = ("not sent", "bold red")
     elif flat:
         status = ("✓ flat, no open orders", "bold green")
-    elif done:
+    elif phase == "done":
         status = (f"✗ STILL OPEN: position {signed(now.net if now else None)}, {_orders(now)}", "bold red")
     else:
         status = (f"closing… position {signed(now.net if now else None)}, {_orders(now)}", "yellow")

@@ -1,0 +1,293 @@
+"""The console under load: 2,000 plans and 20,000 orders, a feed of 200 price and order updates per second.
+
+Prints (no assertions):
+- key press to preview painted, p50 / p95, at 160x50: `c` (close the selected plan) and `F` (flatten all 2,000);
+- CPU under the feed, % of one core (process_time over wall time), and per thread;
+- resident memory (VmRSS now, ru_maxrss peak);
+- startup of `plandesk demo` to first paint and to the desk shown (measured in tmux, as a user sees it).
+
+The ledger is built directly (a snapshot import); the paper exchange gets the same positions and open orders through
+its normal order entry, so the bridge's startup reconciliation finds the venue and the ledger in agreement. The feed
+is injected into the connector's event stream from a thread (as a venue's stream would arrive): 100 mark prices and
+100 partial fills per second, each fill a real ledger change (a fill, a new position, a version bump)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from textual import events  # noqa: E402
+
+from connectors.paper.connector import PaperConnector  # noqa: E402
+from connectors.paper.engine import PaperEngine  # noqa: E402
+from connectors.paper.markets import DEFAULT_MARKETS  # noqa: E402
+from connectors.paper.orders import PaperConfig  # noqa: E402
+from core.connector import MarkPriceUpdated, OrderRequest, OrderUpdated, VenueOrder  # noqa: E402
+from core.decimals import round_to_tick  # noqa: E402
+from core.ledger import Ledger  # noqa: E402
+from core.models import (  # noqa: E402
+    LedgerState,
+    Order,
+    OrderRole,
+    OrderStatus,
+    OrderType,
+    Side,
+    TimeInForce,
+    TradePlan,
+)
+from tui.app import PlanDeskApp  # noqa: E402
+from tui.bridge import DeskBridge  # noqa: E402
+from tui.screens.preview import PreviewScreen  # noqa: E402
+from tui.widgets.plans_table import PlansTable  # noqa: E402
+
+PLANS, ORDERS_PER_PLAN, RATE = 2000, 10, 200
+SIZES = {"BTCUSDT": Decimal("0.1"), "ETHUSDT": Decimal("2"), "SOLUSDT": Decimal("50")}
+ENTRY_QTY = {"BTCUSDT": Decimal("0.01"), "ETHUSDT": Decimal("0.1"), "SOLUSDT": Decimal("1")}
+
+
+def build(db: Path) -> tuple[PaperEngine, list[tuple[str, VenueOrder]]]:
+    """A ledger and a paper venue that agree: per plan one position, a stop, a take profit and 8 resting entries."""
+    markets = DEFAULT_MARKETS()
+    engine = PaperEngine(markets, PaperConfig(seed=1))
+    symbols = sorted(markets)
+    plans: list[TradePlan] = []
+    entries: list[tuple[str, VenueOrder]] = []
+    for i in range(PLANS):
+        sym = symbols[i % 3]
+        r = markets[sym]
+        mark, tick = r.mark_price, r.tick_size
+        net = SIZES[sym]
+        pid = f"TPL_{i + 1:04d}"
+        engine.submit(OrderRequest(sym, Side.BUY, OrderType.MARKET, net, f"b{i}-open"), 0.0)
+        orders: list[Order] = []
+
+        def add(j: int, role: OrderRole, side: Side, otype: OrderType, qty: Decimal, price: Decimal | None,
+                stop: Decimal | None, reduce: bool, sym: str = sym, pid: str = pid, i: int = i,
+                orders: list[Order] = orders) -> None:
+            coid = f"b{i}-{j}"
+            tif = TimeInForce.GTC if otype is OrderType.LIMIT else None
+            engine.submit(OrderRequest(sym, side, otype, qty, coid, price=price, stop_price=stop, time_in_force=tif,
+                                       reduce_only=reduce), 0.0)
+            orders.append(Order(order_id=f"ORD_{i}_{j}", client_order_id=coid, role=role, side=side, type=otype,
+                                quantity=qty, price=price, stop_price=stop, time_in_force=tif, reduce_only=reduce))
+            if role is OrderRole.ENTRY:
+                entries.append((pid, VenueOrder(sym, coid, side, otype, qty, OrderStatus.OPEN, price=price,
+                                                time_in_force=tif)))
+
+        add(0, OrderRole.STOP_LOSS, Side.SELL, OrderType.STOP_MARKET, net, None,
+            round_to_tick(mark * Decimal("0.9"), tick, up=False), True)
+        add(1, OrderRole.TAKE_PROFIT, Side.SELL, OrderType.LIMIT, net, round_to_tick(mark * Decimal("1.2"), tick,
+                                                                                     up=True), None, True)
+        for j in range(2, ORDERS_PER_PLAN):
+            price = round_to_tick(mark * (Decimal("0.95") - Decimal(j) / 100), tick, up=False)
+            add(j, OrderRole.ENTRY, Side.BUY, OrderType.LIMIT, ENTRY_QTY[sym], price, None, False)
+        plans.append(TradePlan(plan_id=pid, symbol=sym, direction=Side.BUY, net_position=net, avg_entry_price=mark,
+                               orders=orders))
+    ledger = Ledger(db)
+    ledger.import_snapshot(LedgerState(markets=markets, plans=plans))
+    ledger.close()
+    return engine, entries
+
+
+class Feed(threading.Thread):
+    """RATE events per second into the connector's event stream: marks and partial fills, alternating."""
+
+    def __init__(self, connector: PaperConnector, entries: list[tuple[str, VenueOrder]]) -> None:
+        super().__init__(name="feed", daemon=True)
+        self.connector, self.entries = connector, entries
+        self.filled: dict[str, Decimal] = {}
+        self.stop_event = threading.Event()
+        self.sent = 0
+        self.rng = random.Random(3)
+
+    def run(self) -> None:
+        markets = self.connector.engine.markets
+        base = {s: r.mark_price for s, r in markets.items()}
+        symbols = sorted(base)
+        period = 1.0 / RATE
+        nxt = time.perf_counter()
+        while not self.stop_event.is_set():
+            if self.sent % 2 == 0:
+                s = symbols[self.rng.randrange(3)]
+                px = round_to_tick(base[s] * Decimal(str(1 + self.rng.uniform(-0.002, 0.002))), markets[s].tick_size,
+                                   up=True)
+                self.connector._on_event(MarkPriceUpdated(s, px, ts=time.time()))
+            else:
+                _pid, vo = self.entries[self.rng.randrange(len(self.entries))]
+                step = markets[vo.symbol].step_size
+                done = self.filled.get(vo.client_order_id, Decimal(0)) + step
+                if done < vo.quantity:
+                    self.filled[vo.client_order_id] = done
+                    upd = VenueOrder(vo.symbol, vo.client_order_id, vo.side, vo.order_type, vo.quantity,
+                                     OrderStatus.PARTIALLY_FILLED, filled_quantity=done, avg_fill_price=vo.price,
+                                     price=vo.price, time_in_force=vo.time_in_force)
+                    self.connector._on_event(OrderUpdated(upd, ts=time.time()))
+            self.sent += 1
+            nxt += period
+            delay = nxt - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+
+
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds per thread name (Linux /proc)."""
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    out: dict[str, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            stat = Path(f"/proc/self/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        name = names.get(int(tid), f"tid{tid}")
+        out[name] = out.get(name, 0.0) + (int(stat[11]) + int(stat[12])) / tick
+    return out
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def pct(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+
+async def measure(app: PlanDeskApp, feed: Feed, rounds_c: int, rounds_f: int) -> dict[str, object]:
+    painted: list[float] = []
+    original = PreviewScreen.on_mount
+
+    def on_mount(self: PreviewScreen) -> None:
+        original(self)
+        self.call_after_refresh(lambda: painted.append(time.perf_counter()))
+
+    PreviewScreen.on_mount = on_mount  # type: ignore[method-assign]
+    out: dict[str, object] = {}
+    async with app.run_test(size=(160, 50)):
+        t0 = time.perf_counter()
+        table = app.query_one(PlansTable)
+        while not (app.desk_ready and table.row_count == PLANS):
+            await asyncio.sleep(0.05)
+        out["desk ready (2,000 plans, headless)"] = f"{time.perf_counter() - t0:.2f} s"
+        await asyncio.sleep(1.0)
+        feed.start()
+        await asyncio.sleep(2.0)  # let the feed settle in
+        # CPU under the feed, nothing else happening
+        cpu0, wall0, thr0, sent0 = time.process_time(), time.perf_counter(), thread_cpu(), feed.sent
+        await asyncio.sleep(10.0)
+        cpu1, wall1, thr1, sent1 = time.process_time(), time.perf_counter(), thread_cpu(), feed.sent
+        wall = wall1 - wall0
+        out["feed rate"] = f"{(sent1 - sent0) / wall:.0f} events/s"
+        out["CPU under the feed"] = f"{100 * (cpu1 - cpu0) / wall:.1f} % of one core (whole process)"
+        per = {k: 100 * (thr1.get(k, 0) - thr0.get(k, 0)) / wall for k in thr1}
+        out["  per thread"] = ", ".join(f"{k} {v:.1f} %" for k, v in sorted(per.items(), key=lambda kv: -kv[1])
+                                        if v >= 0.5)
+        rng = random.Random(5)
+        for key, rounds in (("c", rounds_c), ("F", rounds_f)):
+            if not rounds:
+                continue
+            lat: list[float] = []
+            for _ in range(rounds):
+                if key == "c":
+                    table.move_cursor(row=rng.randrange(PLANS))
+                    await asyncio.sleep(0.05)
+                n = len(painted)
+                t = time.perf_counter()
+                app._driver.send_message(events.Key(key, key))  # type: ignore[union-attr]
+                while len(painted) == n:
+                    await asyncio.sleep(0.001)
+                lat.append((painted[-1] - t) * 1000)
+                screen = app.screen
+                await asyncio.sleep(0.1)
+                screen.dismiss(None)
+                while isinstance(app.screen, PreviewScreen):
+                    await asyncio.sleep(0.005)
+                await asyncio.sleep(0.15)
+            label = "c (close selected)" if key == "c" else f"F (flatten all {PLANS})"
+            out[f"key {label} -> preview painted"] = (f"p50 {statistics.median(lat):.0f} ms, p95 {pct(lat, 95):.0f} "
+                                                      f"ms, max {max(lat):.0f} ms (n={len(lat)})")
+        out["memory"] = (f"VmRSS {rss_mb():.0f} MB, peak ru_maxrss "
+                         f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+        feed.stop_event.set()
+    PreviewScreen.on_mount = original  # type: ignore[method-assign]
+    return out
+
+
+def startup_in_tmux(runs: int = 5) -> str:
+    """`plandesk demo` in a 160x50 tmux pane: time to the first frame and to the seeded desk on screen."""
+    tmux = shutil.which("tmux")
+    exe = Path(sys.executable).parent / "plandesk"
+    if tmux is None or not exe.exists():
+        return "skipped (needs tmux and the plandesk console script)"
+    first, shown = [], []
+    for i in range(runs):
+        name = f"pd-bench-{os.getpid()}-{i}"
+        t0 = time.perf_counter()
+        subprocess.run([tmux, "new-session", "-d", "-s", name, "-x", "160", "-y", "50", str(exe), "demo"], check=True)
+        t_first = None
+        try:
+            while time.perf_counter() - t0 < 20:
+                screen = subprocess.run([tmux, "capture-pane", "-p", "-t", name], capture_output=True,
+                                        text=True).stdout
+                now = time.perf_counter() - t0
+                if t_first is None and "plandesk" in screen and "DESK" in screen:
+                    t_first = now
+                if "TPL_6" in screen:
+                    first.append(t_first or now)
+                    shown.append(now)
+                    break
+                time.sleep(0.01)
+        finally:
+            subprocess.run([tmux, "send-keys", "-t", name, "q"], capture_output=True)  # quit cleanly (temp files)
+            end = time.perf_counter() + 5
+            while time.perf_counter() < end and subprocess.run([tmux, "has-session", "-t", name],
+                                                               capture_output=True).returncode == 0:
+                time.sleep(0.05)
+            subprocess.run([tmux, "kill-session", "-t", name], capture_output=True)
+    if not shown:
+        return "failed (the desk never appeared)"
+    return (f"first paint p50 {statistics.median(first):.2f} s (max {max(first):.2f}); seeded desk shown p50 "
+            f"{statistics.median(shown):.2f} s (max {max(shown):.2f}); n={len(shown)}")
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="plandesk-bench-") as tmp:
+        db = Path(tmp) / "bench.sqlite"
+        t = time.perf_counter()
+        engine, entries = build(db)
+        print(f"built {PLANS} plans / {PLANS * ORDERS_PER_PLAN} orders (ledger + paper venue) in "
+              f"{time.perf_counter() - t:.1f} s")
+        connector = PaperConnector(engine)
+        bridge = DeskBridge(connector, db)
+        app = PlanDeskApp(bridge, cursor_blink=False)
+        feed = Feed(connector, entries)
+        try:
+            results = asyncio.run(measure(app, feed, rounds_c=40, rounds_f=8))
+        finally:
+            feed.stop_event.set()
+            bridge.stop()
+    for k, v in results.items():
+        print(f"{k}: {v}")
+    if os.environ.get("BENCH_STARTUP", "1") == "1":
+        print(f"startup of `plandesk demo` (tmux 160x50): {startup_in_tmux()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
