@@ -20,7 +20,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from core.batch import CancelOrder, ExecuteTrade, ExecutionBatch, ModifyOrder
@@ -65,8 +65,19 @@ class _Round:
     start: dict[str, TradePlan]  # the plans as the round started (versions checked against the preview)
     confirmed: dict[str, TradePlan]  # the plans as read right after the round's cancel-all calls
     cancel_phase: asyncio.Task[None] | None  # those calls: every plan waits for them before its own cancels
+    grouped: set[str] = field(default_factory=set)  # plans whose execution group the round already recorded
 
 MAX_DIRECTIVE_ID = 64
+
+
+def _group_status(outcomes: list[CommandOutcome], total: int) -> GroupStatus:
+    """The status of a group of `total` commands of which `outcomes` are known (the others ended well)."""
+    bad = sum(1 for o in outcomes if o.status.is_bad)
+    return GroupStatus.COMPLETED if bad == 0 else GroupStatus.FAILED if bad == total else GroupStatus.PARTIAL
+
+
+def _group_id(directive_id: str, plan_id: str) -> str:
+    return "EXG_" + hashlib.sha256(f"{directive_id}\x1f{plan_id}".encode()).hexdigest()[:16]
 ALREADY_SENT = "this directive id was already sent; it is never sent twice"
 
 
@@ -208,12 +219,40 @@ class ExecutionHandler:
         plans = {p.plan_id: p for p in state.plans}
         rnd = _Round(directive, batch.directive_id, report, outcomes, on_outcome or _ignore, state.markets, plans,
                      {}, None)
+        self._add_groups(rnd, per_plan)
         if self._closing_plans(batch, directive):
             rnd.cancel_phase = asyncio.create_task(self._cancel_phase(batch, rnd, list(per_plan)))
         await asyncio.gather(*(self._guarded(rnd, pid, cmds) for pid, cmds in per_plan.items()))
         if rnd.cancel_phase is not None:
             await rnd.cancel_phase  # (a batch without plans to run still finishes its cancel-all calls)
         self._journal("outcome", report.directive_id, round_entry(round_no, list(outcomes.values())))
+
+    def _add_groups(self, rnd: _Round, per_plan: dict[str, list[Cmd]]) -> None:
+        """Record the round's execution group of every existing plan in one transaction (one commit, not one per
+        plan). A plan that is created or reopened by the round, or whose group cannot be added here, does it in its
+        own run (where an error stays that plan's)."""
+        try:
+            with self.ledger.transaction():
+                for plan_id, cmds in per_plan.items():
+                    plan = rnd.start.get(plan_id)
+                    if plan is None or plan.status is PlanStatus.CLOSED and any(
+                        isinstance(c, ExecuteTrade) and c.role is OrderRole.ENTRY for c in cmds
+                    ):
+                        continue
+                    try:
+                        self.ledger.add_group(plan_id, self._group(rnd.directive_id, plan_id))
+                    except LedgerError:  # refused before writing anything
+                        if self.ledger.get_group(_group_id(rnd.directive_id, plan_id)) is None:
+                            continue
+                    rnd.grouped.add(plan_id)
+        except Exception:  # noqa: BLE001 - rolled back: every plan adds its own group
+            log.exception("recording the execution groups failed")
+            rnd.grouped.clear()
+
+    @staticmethod
+    def _group(directive_id: str, plan_id: str) -> ExecutionGroup:
+        return ExecutionGroup(group_id=_group_id(directive_id, plan_id), directive_id=directive_id,
+                              status=GroupStatus.ACTIVE)
 
     async def _cancel_phase(self, batch: ExecutionBatch, rnd: _Round, plan_ids: list[str]) -> None:
         """The cancel-all calls of a closing round (the plans set up their groups meanwhile). After them, one read
@@ -313,13 +352,13 @@ class ExecutionHandler:
         elif plan.status is PlanStatus.CLOSED and any(c.role is OrderRole.ENTRY for c in main):
             ledger.reopen(plan_id)
         start_net = plan.net_position
-        group_id = "EXG_" + hashlib.sha256(f"{directive_id}\x1f{plan_id}".encode()).hexdigest()[:16]
-        try:
-            ledger.add_group(plan_id, ExecutionGroup(group_id=group_id, directive_id=directive_id,
-                                                     status=GroupStatus.ACTIVE))
-        except LedgerError:
-            if ledger.get_group(group_id) is None:
-                raise
+        group_id = _group_id(directive_id, plan_id)
+        if plan_id not in rnd.grouped:
+            try:
+                ledger.add_group(plan_id, self._group(directive_id, plan_id))
+            except LedgerError:
+                if ledger.get_group(group_id) is None:
+                    raise
         ops = self.ops
         cancels = [c for c in cmds if isinstance(c, CancelOrder)]
         modifies = [c for c in cmds if isinstance(c, ModifyOrder)]
@@ -341,20 +380,33 @@ class ExecutionHandler:
         if early:
             confirmed = None
             await asyncio.gather(*(ops.modify(directive_id, c, outcomes[c.seq], emit, group_id) for c in early))
+        mine = [outcomes[c.seq] for c in cmds]
+        last = main[-1] if main and not grow and not protective else None
+        finished: list[GroupStatus] = []
+
+        def finish() -> None:
+            """The plan's closing writes, run with the last trade's answer (which then ends acknowledged): one
+            commit for both. Nothing is awaited after it."""
+            assert last is not None
+            status = _group_status([o for o in mine if o is not outcomes[last.seq]], len(mine))
+            ledger.set_group_status(group_id, status)
+            ledger.close_if_flat(plan_id)
+            finished.append(status)
+
         for c in main:
             await ops.trade(c, outcomes[c.seq], emit, group_id, start_net=start_net, unconfirmed=unconfirmed,
-                            confirmed=confirmed, rules=rnd.markets.get(c.symbol))
+                            confirmed=confirmed, rules=rnd.markets.get(c.symbol), finish=finish if c is last else None)
             confirmed = None
         if grow:
             await asyncio.gather(*(ops.modify(directive_id, c, outcomes[c.seq], emit, group_id) for c in grow))
         for c in protective:
             await ops.protect(c, outcomes[c.seq], emit, group_id)
-        mine = [outcomes[c.seq] for c in cmds]
-        bad = sum(1 for o in mine if o.status.is_bad)
-        status = GroupStatus.COMPLETED if bad == 0 else (GroupStatus.FAILED if bad == len(mine) else
-                                                         GroupStatus.PARTIAL)
-        ledger.set_group_status(group_id, status)
-        ledger.close_if_flat(plan_id)
+        status = _group_status(mine, len(mine))
+        if finished and finished[-1] is status:
+            return  # already written with the trade's answer
+        with ledger.transaction():  # one commit
+            ledger.set_group_status(group_id, status)
+            ledger.close_if_flat(plan_id)
 
     # ---- flatten rounds -----------------------------------------------------------------------------------
     async def _finish_flatten(

@@ -125,7 +125,7 @@ class OrderOps:
         await self._send_new(plan_id, order.order_id, req, oc, emit)
 
     async def _send_new(self, plan_id: str, order_id: str, req: OrderRequest, oc: CommandOutcome, emit: Emit, *,
-                        unknown_seen: bool = False, done: str = "") -> None:
+                        unknown_seen: bool = False, done: str = "", finish: Callable[[], None] | None = None) -> None:
         """Place an order already written ahead, until it is acknowledged, refused, proven absent after bounded
         attempts, or unknown because the venue stopped answering lookups."""
         last = ""
@@ -152,13 +152,13 @@ class OrderOps:
                                  "venue did not answer the lookup; it stays UNKNOWN and is resolved at the next sync")
                             return
                         if found is not None:
-                            await self._settle(plan_id, order_id, found)
+                            await self._settle(plan_id, order_id, found, finish)
                             _set(oc, emit, OutcomeStatus.RESOLVED, f"{done}unknown -> found {found.status}")
                             return
                         # proven absent: the same client order id may be placed again
                     await self.backoff(i, exc)
                     continue
-                final = await self._settle(plan_id, order_id, vo)
+                final = await self._settle(plan_id, order_id, vo, finish)
                 st = final.status if final else vo.status
                 filled = final.filled_quantity if final else Decimal(0)
                 detail = f"{done}{st}" + (f" {dec_str(filled)} filled" if filled else "")
@@ -171,13 +171,20 @@ class OrderOps:
             set_status(self.ledger, order_id, OrderStatus.REJECTED, why)
         _set(oc, emit, OutcomeStatus.FAILED, f"{done}not placed after {self.attempts} attempts: {last}")
 
-    async def _settle(self, plan_id: str, order_id: str, vo: VenueOrder) -> Order | None:
-        """Apply the venue's answer; for MARKET/IOC orders wait (bounded) for the final state. Returns the order."""
+    async def _settle(self, plan_id: str, order_id: str, vo: VenueOrder,
+                      finish: Callable[[], None] | None = None) -> Order | None:
+        """Apply the venue's answer; for MARKET/IOC orders wait (bounded) for the final state. Returns the order.
+        `finish`: the caller's last writes, run in the same transaction as the answer when there is nothing to
+        wait for (one commit instead of two); not run otherwise."""
         found = self.ledger.get_order(order_id)
         if found is None:
             return None
-        order = apply_venue_order(self.ledger, plan_id, found[1], vo, close=False, fresh=True)
-        immediate = order.type is OrderType.MARKET or order.time_in_force is not None and order.time_in_force != "GTC"
+        with self.ledger.transaction():  # no await inside
+            order = apply_venue_order(self.ledger, plan_id, found[1], vo, close=False, fresh=True)
+            immediate = (order.type is OrderType.MARKET
+                         or order.time_in_force is not None and order.time_in_force != "GTC")
+            if finish is not None and not (immediate and order.is_open):
+                finish()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.fill_timeout
         while immediate and order.is_open and loop.time() < deadline:
@@ -190,10 +197,12 @@ class OrderOps:
     # ---- trade: the plan's one position-changing order --------------------------------------------------
     async def trade(self, c: ExecuteTrade, oc: CommandOutcome, emit: Emit, group_id: str, *,
                     start_net: Decimal, unconfirmed: list[str] | None = None, confirmed: TradePlan | None = None,
-                    rules: MarketRules | None = None) -> None:
+                    rules: MarketRules | None = None, finish: Callable[[], None] | None = None) -> None:
         """Place the plan's position-changing order for what is left to reach the batch's target, from the
         position confirmed after the cancels (`confirmed`, else read now). `unconfirmed`: cancels that did not end
-        confirmed; then a trade that could overshoot (anything but a reduce-only close to zero) is not sent."""
+        confirmed; then a trade that could overshoot (anything but a reduce-only close to zero) is not sent.
+        `finish`: the caller's last writes, run in the transaction that records the venue's answer when the trade
+        ends acknowledged with nothing left to wait for (see _settle)."""
         plan = confirmed if confirmed is not None else self.ledger.get_plan(c.plan_id)
         rules = rules if rules is not None else self.ledger.markets().get(c.symbol)
         if plan is None or rules is None:
@@ -232,7 +241,7 @@ class OrderOps:
             return
         oc.order_id = order.order_id
         emit(oc)
-        await self._send_new(c.plan_id, order.order_id, req, oc, emit, done=done)
+        await self._send_new(c.plan_id, order.order_id, req, oc, emit, done=done, finish=finish)
 
     async def protect(self, c: ExecuteTrade, oc: CommandOutcome, emit: Emit, group_id: str) -> None:
         """A new stop / take profit: never larger than the confirmed position."""

@@ -256,10 +256,14 @@ class Ledger(LedgerBase):
             ):
                 if value is not None:
                     changes[name] = value
-            try:
-                new = Order.model_validate({**old.model_dump(), **changes})
-            except ValidationError as exc:
-                raise LedgerError(f"update_order {order_id}: {_first_error(exc)}") from None
+            if changes.keys() <= {"status", "reason"} and isinstance(changes.get("reason", ""), str):
+                # neither field takes part in any validation: a copy is the validated order
+                new = old.model_copy(update=changes)
+            else:
+                try:
+                    new = Order.model_validate({**old.model_dump(), **changes})
+                except ValidationError as exc:
+                    raise LedgerError(f"update_order {order_id}: {_first_error(exc)}") from None
             if new == old:
                 return old
             if new.client_order_id != old.client_order_id:
@@ -300,12 +304,30 @@ class Ledger(LedgerBase):
         The venue is the truth: a fill on an order already in a final state (a cancel that lost the race) is still
         recorded and moves the position, the order keeps its final status; a fill beyond the order's quantity
         raises the quantity to what was filled; a position pushed past zero is kept as it is."""
+        self._check_fill(fill)
+        with self._tx():
+            plan_id, _order = self._apply_fill(order_id, fill)
+            return self._plan(plan_id)
+
+    @staticmethod
+    def _check_fill(fill: Fill) -> None:
         if fill.quantity <= 0 or fill.price <= 0:
             raise LedgerError(f"apply_fill {fill.fill_id}: quantity and price must be greater than 0")
+
+    def record_fill(self, order_id: str, fill: Fill) -> Order | None:
+        """``apply_fill`` returning only the order as stored after it (no reload of the whole plan). A fill already
+        recorded (same fill_id) changes nothing and returns the order as it is (None if there is no such order)."""
+        self._check_fill(fill)
+        with self._tx():
+            return self._apply_fill(order_id, fill)[1]
+
+    def _apply_fill(self, order_id: str, fill: Fill) -> tuple[str, Order | None]:
+        """apply_fill's work, inside the caller's transaction: (plan id, the order as stored after the fill)."""
         with self._tx() as c:
             known = c.execute("SELECT plan_id FROM fills WHERE fill_id = ?", (fill.fill_id,)).fetchone()
             if known is not None:
-                return self._plan(known[0])
+                found = self.get_order(order_id)
+                return known[0], None if found is None else found[1]
             plan_id, order = self._order_row(c, order_id, "apply_fill")
             if fill.side is not order.side:
                 raise LedgerError(
@@ -318,9 +340,8 @@ class Ledger(LedgerBase):
             if not order.status.is_final:
                 target = OrderStatus.FILLED if filled >= qty else OrderStatus.PARTIALLY_FILLED
                 new_status = transition(order.status, target)
-            self._write_order(
-                c, order.model_copy(update={"filled_quantity": filled, "quantity": qty, "status": new_status})
-            )
+            after = order.model_copy(update={"filled_quantity": filled, "quantity": qty, "status": new_status})
+            self._write_order(c, after)
             row = self._plan_row(c, plan_id, "apply_fill")
             pos = apply_fill_to_position(
                 Position(Decimal(row[4]), Decimal(row[5]), Decimal(row[6])),
@@ -339,7 +360,7 @@ class Ledger(LedgerBase):
                 "version = version + 1 WHERE plan_id = ?",
                 (enc(pos.net), enc(pos.avg), enc(pos.realized), status.value, plan_id),
             )
-            return self._plan(plan_id)
+            return plan_id, after
 
     # -- directives already sent ----------------------------------------------------------------------------------
 

@@ -59,7 +59,13 @@ def apply_venue_order(
 ) -> Order:
     """Apply a venue snapshot of `order` to the ledger. The order is re-read from the ledger first (a caller's copy
     may be old) unless `fresh` says the caller has just read it. Returns the updated ledger order. With `close`, a
-    plan left flat without open orders is closed."""
+    plan left flat without open orders is closed. Its writes (fill, status, close) are one transaction."""
+    with ledger.transaction():
+        return _apply_venue_order(ledger, plan_id, order, venue, now=now, close=close, fresh=fresh)
+
+
+def _apply_venue_order(ledger: Ledger, plan_id: str, order: Order, venue: VenueOrder, *, now: str, close: bool,
+                       fresh: bool) -> Order:
     if not fresh:
         found = ledger.get_order(order.order_id)
         if found is not None:
@@ -80,8 +86,7 @@ def apply_venue_order(
             quantity=delta,
             time=now,
         )
-        plan = ledger.apply_fill(order.order_id, fill)
-        order = next((o for o in plan.orders if o.order_id == order.order_id), order)
+        order = ledger.record_fill(order.order_id, fill) or order
     target = venue.status
     if target is OrderStatus.PARTIALLY_FILLED and venue_filled == 0:
         target = OrderStatus.OPEN
