@@ -15,6 +15,7 @@ from decimal import Decimal
 from core.connector import ConnectorHealth, MarkPriceUpdated, OrderFilled, OrderUpdated
 from core.decimals import dec_str, plain
 from core.models import DeskStatus, MarketRules, TradePlan
+from core.protective import cancel_orphaned_protection
 from core.reconcile import apply_venue_order
 from tui.bridge_view import Changes, LogEvent, PlanRow, row_of
 from tui.runtime import Runtime
@@ -34,6 +35,7 @@ class LiveView:
         self._unpersisted: dict[str, Decimal] = {}
         self._persisted = 0.0
         self._stale: set[str] = set()
+        self._oco_tasks: set[asyncio.Task[None]] = set()
         # -- shared with the UI thread, under _lock
         self._lock = threading.Lock()
         self._rows: dict[str, PlanRow] = {}
@@ -124,14 +126,32 @@ class LiveView:
             if found is None:
                 return
             plan_id, order = found
-            apply_venue_order(rt.ledger, plan_id, order, ev.order)
+            after = apply_venue_order(rt.ledger, plan_id, order, ev.order)
             self._stale.add(plan_id)
+            if after.role.is_protective and after.filled_quantity > 0:
+                task = asyncio.get_running_loop().create_task(self._one_cancels_other(plan_id))
+                self._oco_tasks.add(task)
+                task.add_done_callback(self._oco_tasks.discard)
         elif isinstance(ev, OrderFilled):
             found = rt.ledger.find_order(ev.client_order_id)
             who = found[0] if found else "(not in the ledger)"
             role = f" {found[1].role}" if found else ""
             self._event("fill", f"fill {who}{role} {ev.side} {dec_str(plain(ev.quantity))} {ev.symbol} @ "
                                 f"{dec_str(plain(ev.price))}")
+
+    async def _one_cancels_other(self, plan_id: str) -> None:
+        """A stop or take profit filled: if the plan is now flat, cancel its other protective orders."""
+        rt = self._rt()
+        try:
+            outcomes = await cancel_orphaned_protection(rt.handler, plan_id)
+        except Exception as exc:  # noqa: BLE001 - reported, never fatal to the pump
+            self._event("error", f"{plan_id}: could not cancel orphaned protective orders: {exc}")
+            return
+        if outcomes:
+            ok = sum(1 for o in outcomes if not o.status.is_bad)
+            level = "ok" if ok == len(outcomes) else "error"
+            self._event(level, f"{plan_id} is flat: cancelled {ok}/{len(outcomes)} orphaned stop/take-profit orders")
+            self._stale.add(plan_id)
 
     async def _flusher(self) -> None:
         while True:

@@ -108,3 +108,16 @@ def test_stop_is_idempotent_and_a_failed_start_is_reported(tmp_path: Path) -> No
     assert bridge.drain_changes().failed == "RuntimeError: venue unreachable"
     bridge.stop()
     bridge.stop()
+
+
+def test_a_filled_stop_cancels_the_orphaned_take_profit(desk: Desk) -> None:
+    """TPL_1 (long 1 BTC, stop 98,000, take profit 105,000): the mark falls through the stop; the venue fills it,
+    the plan is flat, and the bridge cancels the take profit that has nothing left to protect."""
+    desk.engine.set_mark("BTCUSDT", D("97000"), FROZEN)
+    wait_for(lambda: (p := desk.bridge.ledger.get_plan("TPL_1")) is not None and p.status is PlanStatus.CLOSED)
+    plan = desk.bridge.ledger.get_plan("TPL_1")
+    assert plan is not None and plan.net_position == 0 and not plan.open_orders
+    venue_tp = [o for o in desk.engine.open_orders("BTCUSDT") if o.price == D("105000")]
+    assert venue_tp == []
+    other = desk.bridge.ledger.get_plan("TPL_4")  # the other BTC plan keeps its take profit
+    assert other is not None and other.net_position == D("0.25") and len(other.open_orders) == 2
