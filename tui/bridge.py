@@ -70,8 +70,10 @@ class DeskBridge(LiveView):
         mark_persist_interval: float = 1.0,
         health_interval: float = 1.0,
         clock: Callable[[], float] = time.time,
+        adopt: bool = False,
     ) -> None:
         super().__init__(clock)
+        self.adopt = adopt  # a brand-new paper account mirrors the ledger first (tui.runtime.adopt_ledger_on_paper)
         self.connector = connector
         self.db = Path(db)
         self.name = getattr(connector, "name", type(connector).__name__)
@@ -160,7 +162,7 @@ class DeskBridge(LiveView):
 
     async def _boot(self) -> None:
         try:
-            self.runtime = rt = await open_runtime(self.db, self.connector, sync=True)
+            self.runtime = rt = await open_runtime(self.db, self.connector, sync=True, adopt=self.adopt)
             self._reader = Ledger(self.db)
             self._tasks.append(asyncio.create_task(self._pump(), name="bridge-pump"))
             if self._seed is not None:

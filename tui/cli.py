@@ -13,6 +13,7 @@ from tui.inputs import InputError
 
 DEFAULT_DB = "plandesk.sqlite"
 EXIT_OK, EXIT_FAIL, EXIT_ERRORS = 0, 1, 2
+SLIPPAGE_HELP = "cap of the console's closes (c, F) as a fraction (default 0.02; 0 = MARKET closes)"
 
 
 def _add_db(p: argparse.ArgumentParser, *, required: bool = False) -> None:
@@ -73,10 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="paper: in-process; sim: Binance-compatible loopback simulator over httpx")
     p.add_argument("--db", type=Path, default=None, help="ledger file (default: a fresh temporary one)")
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--slippage", default=None, help=SLIPPAGE_HELP)
 
     p = sub.add_parser("console", help="the console on a real ledger")
     _add_db(p)
     _add_connector(p)
+    p.add_argument("--slippage", default=None, help=SLIPPAGE_HELP)
 
     p = sub.add_parser("exchange-sim", help="run the Binance-compatible loopback simulator", add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)

@@ -27,10 +27,32 @@ def _sim_starter() -> Any:
     return start_sim_in_thread
 
 
-def _run(bridge: Any, *, cleanup: list[Any]) -> int:
+def _slippage(args: argparse.Namespace) -> Any:
+    """--slippage: the cap of the console's closes (`c`, `F`) as a fraction; 0 means MARKET closes."""
+    from decimal import Decimal
+
+    from pydantic import ValidationError
+
+    from core.decimals import parse_decimal
+    from core.directives import ExecutionDirective
+
+    raw = getattr(args, "slippage", None)
+    if raw is None:
+        return Decimal("0.02")
+    try:
+        value = parse_decimal(raw)
+        if value == 0:
+            return None
+        ExecutionDirective(max_total_slippage_pct=value)
+    except (ValueError, ValidationError):
+        raise InputError(f"--slippage: {raw!r} must be a fraction between 0 and 1 (0.02 = 2 %; 0 = MARKET)") from None
+    return value
+
+
+def _run(bridge: Any, *, cleanup: list[Any], slippage: Any) -> int:
     from tui.app import PlanDeskApp
 
-    app = PlanDeskApp(bridge)
+    app = PlanDeskApp(bridge, close_slippage=slippage)
     try:
         app.run()
     finally:
@@ -50,6 +72,7 @@ def run_demo(args: argparse.Namespace) -> int:
     from tui.bridge import DeskBridge
     from tui.runtime import paper_state_path
 
+    slippage = _slippage(args)
     cleanup: list[Any] = []
     if args.db is None:
         tmp = Path(tempfile.mkdtemp(prefix="plandesk-demo-"))
@@ -75,17 +98,20 @@ def run_demo(args: argparse.Namespace) -> int:
     else:
         connector = PaperConnector.open(paper_state_path(db), config=config, tick_interval=TICK)
     bridge = DeskBridge(connector, db, seed=seed_demo_desk)
-    return _run(bridge, cleanup=cleanup)
+    return _run(bridge, cleanup=cleanup, slippage=slippage)
 
 
 def run_console(args: argparse.Namespace) -> int:
     """The console on an existing ledger and the chosen connector."""
     from tui.bridge import DeskBridge
-    from tui.runtime import make_connector
+    from tui.runtime import _new_paper_account, make_connector
 
+    slippage = _slippage(args)
     db = Path(args.db)
     if not db.exists():
         raise InputError(f"ledger {db}: file not found (create it with `plandesk ledger import FILE --db {db}`, "
                          "or try `plandesk demo`)")
-    connector = make_connector(args.connector, db, base_url=args.base_url, key_file=args.key_file)
-    return _run(DeskBridge(connector, db), cleanup=[])
+    adopt = args.connector == "paper" and _new_paper_account(db)
+    connector = make_connector(args.connector, db, base_url=args.base_url, key_file=args.key_file,
+                               tick_interval=TICK if args.connector == "paper" else None)
+    return _run(DeskBridge(connector, db, adopt=adopt), cleanup=[], slippage=slippage)

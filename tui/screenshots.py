@@ -249,7 +249,8 @@ async def _stale(pilot: Pilot, desk: Desk) -> None:
     await pilot.press("c")
     screen = await preview_screen(pilot)
     desk.engine.set_mark("BTCUSDT", Decimal("97000"), FROZEN)  # the market falls through TPL_1's stop
-    await until(pilot, lambda: desk.ledger.get_plan("TPL_1").net_position == 0, what="the stop fill")
+    await until(pilot, lambda: (p := desk.ledger.get_plan("TPL_1")).net_position == 0 and not p.open_orders,
+                what="the stop fill and the take profit it orphaned cancelled")
     await pilot.press("y")
     await sent(pilot, screen)
 
