@@ -104,14 +104,14 @@ def run_demo(args: argparse.Namespace) -> int:
 def run_console(args: argparse.Namespace) -> int:
     """The console on an existing ledger and the chosen connector."""
     from tui.bridge import DeskBridge
-    from tui.runtime import _new_paper_account, make_connector
+    from tui.runtime import is_new_paper_account, make_connector
 
     slippage = _slippage(args)
     db = Path(args.db)
     if not db.exists():
         raise InputError(f"ledger {db}: file not found (create it with `plandesk ledger import FILE --db {db}`, "
                          "or try `plandesk demo`)")
-    adopt = args.connector == "paper" and _new_paper_account(db)
+    adopt = args.connector == "paper" and is_new_paper_account(db)
     connector = make_connector(args.connector, db, base_url=args.base_url, key_file=args.key_file,
                                tick_interval=TICK if args.connector == "paper" else None)
     return _run(DeskBridge(connector, db, adopt=adopt), cleanup=[], slippage=slippage)

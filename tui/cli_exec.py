@@ -20,7 +20,7 @@ from core.outcomes import CommandOutcome, ExecutionReport, OutcomeStatus
 from core.worker import translate
 from tui.cli_preview import make_console, print_batch
 from tui.inputs import InputError, describe_validation, load_model
-from tui.runtime import Runtime, _new_paper_account, make_connector, open_runtime
+from tui.runtime import Runtime, is_new_paper_account, make_connector, open_runtime
 
 EXIT_OK, EXIT_FAIL, EXIT_ERRORS = 0, 1, 2
 
@@ -72,7 +72,7 @@ async def _execute(args: argparse.Namespace, build: object, *, halt: bool, dry_r
     db: Path = args.db
     if not db.exists():
         raise InputError(f"ledger {db}: file not found (create it with `plandesk ledger import FILE --db {db}`)")
-    adopt = args.connector == "paper" and _new_paper_account(db)
+    adopt = args.connector == "paper" and is_new_paper_account(db)
     connector = make_connector(args.connector, db, base_url=args.base_url, key_file=args.key_file)
     rt: Runtime = await open_runtime(db, connector, adopt=adopt)
     try:

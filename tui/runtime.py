@@ -34,7 +34,7 @@ def paper_state_path(db: Path) -> Path:
     return db.with_name(db.name + ".paper.json")
 
 
-def _new_paper_account(db: Path) -> bool:
+def is_new_paper_account(db: Path) -> bool:
     return not paper_state_path(db).exists()
 
 
