@@ -21,10 +21,9 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from core.batch import CancelOrder, ExecuteTrade, ExecutionBatch, ModifyOrder
-from core.connector import ConnectorError, ConnectorErrorKind, IExecutionConnector, OrderRequest, VenueOrder
+from core.connector import ConnectorError, IExecutionConnector, VenueOrder
 from core.directives import Scope, StrategyDirective
 from core.handler_orders import NOT_EXECUTED, OrderOps
 from core.journal import Journal
@@ -485,5 +484,4 @@ class ExecutionHandler:
         raise LedgerError(f"no free directive id for round {round_no} of {base}")
 
 
-__all__ = ["ExecutionHandler", "ExecutionReport", "CommandOutcome", "OutcomeStatus", "OrderRequest",
-           "VenueOrder", "ConnectorErrorKind", "Decimal"]
+__all__ = ["ExecutionHandler"]

@@ -9,10 +9,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from tui.inputs import InputError
+from tui.inputs import EXIT_FAIL, InputError
 
 DEFAULT_DB = "plandesk.sqlite"
-EXIT_OK, EXIT_FAIL, EXIT_ERRORS = 0, 1, 2
 SLIPPAGE_HELP = "cap of the console's closes (c, F) as a fraction (default 0.02; 0 = MARKET closes)"
 
 

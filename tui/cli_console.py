@@ -9,9 +9,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tui.inputs import InputError
+from tui.inputs import EXIT_OK, InputError
 
-EXIT_OK = 0
 TICK = 0.25
 
 

@@ -19,10 +19,8 @@ from core.models import PlanStatus
 from core.outcomes import CommandOutcome, ExecutionReport, OutcomeStatus
 from core.worker import translate
 from tui.cli_preview import make_console, print_batch
-from tui.inputs import InputError, describe_validation, load_model
+from tui.inputs import EXIT_ERRORS, EXIT_FAIL, EXIT_OK, InputError, describe_validation, load_model
 from tui.runtime import Runtime, is_new_paper_account, make_connector, open_runtime
-
-EXIT_OK, EXIT_FAIL, EXIT_ERRORS = 0, 1, 2
 
 STATUS_STYLE = {
     OutcomeStatus.ACKNOWLEDGED: "green", OutcomeStatus.RESOLVED: "cyan", OutcomeStatus.SKIPPED: "dim",

@@ -13,9 +13,7 @@ from core.decimals import dec_str
 from core.directives import StrategyDirective
 from core.models import LedgerState
 from core.worker import translate
-from tui.inputs import InputError, load_model
-
-EXIT_OK, EXIT_FAIL, EXIT_ERRORS = 0, 1, 2
+from tui.inputs import EXIT_ERRORS, EXIT_OK, InputError, load_model
 
 
 def load_snapshot(path: Path) -> LedgerState:

@@ -11,6 +11,10 @@ from pydantic import BaseModel, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
 
+#: Exit codes of every `plandesk` command: done; failed (bad input, refused, rejected or still open); the preview
+#: has errors (nothing can be sent).
+EXIT_OK, EXIT_FAIL, EXIT_ERRORS = 0, 1, 2
+
 
 class InputError(Exception):
     """A bad input, with a message fit for one line on stderr."""
