@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal, InvalidOperation
 from typing import Annotated, Any
 
@@ -43,6 +44,47 @@ def parse_decimal(value: Any) -> Decimal:
     if isinstance(exp, int) and exp < MIN_EXPONENT and d != d.quantize(Decimal(1).scaleb(MIN_EXPONENT), ROUND_DOWN):
         raise ValueError(f"{value!s} has more than {-MIN_EXPONENT} decimal places")
     return d
+
+
+#: The one grammar for a typed number (console fields, CLI flags, JSON strings): digits with at most one dot,
+#: an optional exponent within ±MAX_EXPONENT_TEXT, and a leading sign only where the field allows one.
+#: No commas, underscores, spaces inside, NaN/Infinity, hex or any other spelling Python's Decimal would take.
+_NUMBER = re.compile(r"(?P<sign>[+-]?)(?P<body>(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(?:[eE](?P<exp>[+-]?[0-9]+))?")
+#: Exponents beyond this are refused before any arithmetic (1e1000000 must never reach Decimal's context).
+MAX_EXPONENT_TEXT = 30
+
+
+class NumberError(ValueError):
+    """A typed number that does not follow the grammar; the message names the field and the reason."""
+
+
+def parse_number_text(text: str, field: str, *, signed: bool = False) -> Decimal:
+    """Parse a typed number strictly, or raise NumberError naming `field`.
+
+    `signed=False` refuses a leading '+' or '-' (a sign there would change the meaning: '+0.5' is not a target).
+    The result is also held to MAX_MAGNITUDE and MIN_EXPONENT like every JSON number."""
+    raw = text.strip()
+    if not raw:
+        raise NumberError(f"{field}: a number is required")
+    if len(raw) > 64:
+        raise NumberError(f"{field}: {raw[:20]!r}... is too long for a number (at most 64 characters)")
+    if "," in raw:
+        raise NumberError(f"{field}: {raw!r} has a comma; use a dot for decimals (0.5, not 0,5) and no thousands "
+                          "separators")
+    m = _NUMBER.fullmatch(raw)
+    if m is None:
+        if "_" in raw:
+            raise NumberError(f"{field}: {raw!r} has an underscore; type plain digits (1000, not 1_000)")
+        raise NumberError(f"{field}: {raw!r} is not a number (digits, one dot, optional exponent like 1e-3)")
+    if m.group("sign") and not signed:
+        raise NumberError(f"{field}: {raw!r} has a sign; this field takes a plain magnitude (no + or -)")
+    exp = m.group("exp")
+    if exp is not None and (len(exp.lstrip("+-")) > 4 or abs(int(exp)) > MAX_EXPONENT_TEXT):
+        raise NumberError(f"{field}: exponent {exp} in {raw!r} is out of range (at most ±{MAX_EXPONENT_TEXT})")
+    try:
+        return parse_decimal(raw)
+    except ValueError as exc:
+        raise NumberError(f"{field}: {exc}") from None
 
 
 def dec_str(d: Decimal) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -38,6 +39,11 @@ class CommandOutcome:
     round: int = 1
     #: a bad outcome made moot by a later flatten round (the plan was retried, or ended flat anyway)
     superseded: bool = False
+    #: for a trade: what filled, at what average price, and the slippage against the mark at preview
+    #: (a fraction, positive = worse for us); None when nothing filled or no preview mark is known
+    filled_quantity: Decimal | None = None
+    fill_price: Decimal | None = None
+    slippage: Decimal | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +57,9 @@ class CommandOutcome:
             "detail": self.detail,
             "round": self.round,
             "superseded": self.superseded,
+            "filled_quantity": None if self.filled_quantity is None else format(self.filled_quantity, "f"),
+            "fill_price": None if self.fill_price is None else format(self.fill_price, "f"),
+            "slippage": None if self.slippage is None else format(self.slippage, "f"),
         }
 
 
@@ -63,6 +72,11 @@ class ExecutionReport:
     halted: bool = False
     rounds: int = 0
     notes: list[str] = field(default_factory=list)
+    #: plan id -> why it holds a position without full stop coverage after this send (a failed flatten re-places
+    #: the stop it cancelled; if even that fails the plan is named here)
+    unprotected: dict[str, str] = field(default_factory=dict)
+    #: a flatten re-translated at send time: one line per plan whose state differed from the preview
+    differences: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

@@ -38,6 +38,8 @@ class PlanRow:
     open_orders: int
     status: PlanStatus
     version: int
+    #: why the plan is UNPROTECTED (holds a position and its stops do not cover it), or None when covered / flat
+    unprotected: str | None = None
 
     def with_mark(self, mark: Decimal) -> PlanRow:
         return replace(self, mark=mark, upnl=unrealised(self.net, self.avg_entry, mark))
@@ -126,3 +128,9 @@ class Preview:
     orders: dict[str, Order] = field(default_factory=dict)
     markets: dict[str, MarketRules] = field(default_factory=dict)
     symbols: tuple[str, ...] = ()  # of the plans it touches (also when it has no commands)
+    #: symbol -> age in seconds of the mark the preview was priced from, only for marks older than the staleness limit
+    stale_marks: dict[str, float] = field(default_factory=dict)
+    #: when this preview replaced a stale one: one line per difference ("TPL_3: position -20 -> -22"), else empty
+    changes: tuple[str, ...] = ()
+    #: how a close is retried if it does not fill ("retries follow the mark inside the 2 % cap"), or None
+    retry_note: str | None = None
