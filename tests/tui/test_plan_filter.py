@@ -1,0 +1,50 @@
+"""The plans filter: several terms, exact ids, named filters."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+from core.models import PlanStatus, Side
+from tui.bridge_view import PlanRow, unrealised
+from tui.plan_filter import parse_filter
+
+
+def row(pid: str, symbol: str, net: str, mark: str = "100", unprotected: str | None = None,
+        status: PlanStatus = PlanStatus.ACTIVE) -> PlanRow:
+    n = D(net)
+    return PlanRow(plan_id=pid, symbol=symbol, side=Side.SELL if n < 0 else Side.BUY, net=n, avg_entry=D(100),
+                   mark=D(mark), upnl=unrealised(n, D(100), D(mark)), stop=None, take_profit=None, open_orders=0,
+                   status=status, version=1, unprotected=unprotected)
+
+
+ROWS = [
+    row("TPL_1", "ETHUSDT", "-2", "110"),
+    row("TPL_12", "ETHUSDT", "3", "110", unprotected="no stop"),
+    row("TPL_120", "BTCUSDT", "1", "90"),
+    row("TPL_7", "SOLUSDT", "0", status=PlanStatus.CLOSED),
+]
+
+
+def ids(text: str, stale: set[str] | None = None) -> list[str]:
+    f = parse_filter(text)
+    return [r.plan_id for r in ROWS if f.matches(r, stale or set())]
+
+
+def test_terms_all_match() -> None:
+    assert ids("eth short") == ["TPL_1"]
+    assert ids("ETH LONG") == ["TPL_12"]
+    assert ids("") == ["TPL_1", "TPL_12", "TPL_120", "TPL_7"]
+
+
+def test_exact_id() -> None:
+    assert ids("tpl_12") == ["TPL_12"]
+    assert ids("TPL_1") == ["TPL_1"]
+
+
+def test_named_filters() -> None:
+    assert ids("unprotected") == ["TPL_12"]
+    assert ids("losing") == ["TPL_1", "TPL_120"]
+    assert ids("stale", {"BTCUSDT"}) == ["TPL_120"]
+    assert ids("closed") == ["TPL_7"]
+    assert ids("flat") == ["TPL_7"]
+    assert ids("losing btc") == ["TPL_120"]
