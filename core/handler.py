@@ -26,6 +26,7 @@ from core.batch import CancelOrder, ExecuteTrade, ExecutionBatch, ModifyOrder
 from core.connector import ConnectorError, IExecutionConnector, VenueOrder
 from core.directives import Scope, StrategyDirective
 from core.handler_orders import NOT_EXECUTED, OrderOps
+from core.handler_stale import retranslate, stale_plans
 from core.journal import Journal
 from core.ledger import Ledger, LedgerError
 from core.models import (
@@ -132,6 +133,14 @@ class ExecutionHandler:
         if halt_desk:  # flatten-all halts the desk in the same step, even when its batch is refused as stale
             self.ledger.set_desk(DeskStatus.HALTED)
             report.halted = True
+        if directive.scope is Scope.CLOSE_EXISTING and not batch.errors and not self.ledger.was_sent(
+                batch.directive_id):
+            stale = stale_plans(batch, self.ledger.plan_versions(batch.plan_versions))
+            if stale:  # a flatten is never refused for staleness: translated again from the confirmed state
+                batch, report.differences = retranslate(batch, directive, self.ledger.state(), stale)
+                self._journal("retranslated", batch.directive_id, {
+                    "differences": report.differences,
+                    "summary": f"flatten re-translated at send time: {len(report.differences)} plan(s) changed"})
         refusal = self._refusal(batch)
         digest = batch.digest()
         if refusal is None:
@@ -167,12 +176,7 @@ class ExecutionHandler:
             return "the preview has errors: " + "; ".join(batch.errors)
         if self.ledger.was_sent(batch.directive_id):
             return ALREADY_SENT
-        current = self.ledger.plan_versions(batch.plan_versions)
-        stale = [
-            f"{pid} (v{v} -> {current.get(pid, 'gone')})"
-            for pid, v in batch.plan_versions.items()
-            if current.get(pid) != v
-        ]
+        stale = stale_plans(batch, self.ledger.plan_versions(batch.plan_versions))
         if stale:
             return "stale preview: " + ", ".join(stale) + " changed since the preview; preview again"
         if batch.scope is Scope.NEW_TRADE:
