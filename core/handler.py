@@ -98,6 +98,10 @@ class ExecutionHandler:
         self.ledger = ledger
         self.connector = connector
         self.journal = journal
+        #: plan id -> sends in progress on it (the ProtectionSupervisor leaves a plan alone while a send runs)
+        self.busy: dict[str, int] = {}
+        #: called with the plan ids of every send when it is over (the supervisor looks at them again)
+        self.send_done: list[Callable[[list[str]], None]] = []
         self.flatten_rounds = flatten_rounds
         self.flatten_deadline = flatten_deadline
         self.ops = OrderOps(
@@ -159,13 +163,24 @@ class ExecutionHandler:
         })
         if halt_desk:
             self._journal("halt", batch.directive_id, {"summary": "desk HALTED by flatten-all"})
-        await self._run(batch, directive, report, on_outcome, round_no=1)
-        report.rounds = 1
-        closing = self._closing_plans(batch, directive)
-        if closing:
-            await self._finish_flatten(closing, directive, report, on_outcome)
-        elif any(o.status is OutcomeStatus.UNKNOWN for o in report.outcomes):
-            await self._resync(report, on_outcome, f"{batch.directive_id}: final lookup")
+        touched = set(batch.plan_versions) | {c.plan_id for c in batch.commands}
+        for pid in touched:
+            self.busy[pid] = self.busy.get(pid, 0) + 1
+        try:
+            await self._run(batch, directive, report, on_outcome, round_no=1)
+            report.rounds = 1
+            closing = self._closing_plans(batch, directive)
+            if closing:
+                await self._finish_flatten(closing, directive, report, on_outcome)
+            elif any(o.status is OutcomeStatus.UNKNOWN for o in report.outcomes):
+                await self._resync(report, on_outcome, f"{batch.directive_id}: final lookup")
+        finally:
+            for pid in touched:
+                self.busy[pid] -= 1
+                if not self.busy[pid]:
+                    del self.busy[pid]
+            for cb in self.send_done:
+                cb(sorted(touched))
         # the outcome of every command is in the per-plan "outcome" entries; the report keeps the exceptions
         self._journal("report", batch.directive_id, {**report.to_dict(routine=False), "summary": report.summary()})
         return report

@@ -162,7 +162,8 @@ class DeskBridge(LiveView):
 
     async def _boot(self) -> None:
         try:
-            self.runtime = rt = await open_runtime(self.db, self.connector, sync=True, adopt=self.adopt)
+            self.runtime = rt = await open_runtime(self.db, self.connector, sync=True, adopt=self.adopt,
+                                                   supervise=False)  # fed by the pump (one consumer)
             self._reader = Ledger(self.db)
             self._tasks.append(asyncio.create_task(self._pump(), name="bridge-pump"))
             if self._seed is not None:

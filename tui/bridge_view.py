@@ -10,6 +10,7 @@ from decimal import Decimal
 from core.batch import ExecutionBatch
 from core.connector import ConnectorHealth
 from core.models import DeskStatus, MarketRules, Order, OrderRole, OrderType, PlanStatus, Side, TradePlan
+from core.protective import unprotected_reason
 
 QUOTES = ("USDT", "USDC", "FDUSD", "BUSD", "TUSD", "USD", "EUR", "BTC", "ETH", "BNB")
 
@@ -61,7 +62,8 @@ def unrealised(net: Decimal, avg: Decimal, mark: Decimal | None) -> Decimal | No
     return (mark - avg) * net
 
 
-def row_of(plan: TradePlan, mark: Decimal | None) -> PlanRow:
+def row_of(plan: TradePlan, mark: Decimal | None, step: Decimal | None = None) -> PlanRow:
+    """The row of a plan; `step` (the symbol's step size) is what UNPROTECTED compares the stop cover to."""
     long = plan.direction is Side.BUY
     stops: list[Decimal] = []
     tps: list[Decimal] = []
@@ -92,6 +94,7 @@ def row_of(plan: TradePlan, mark: Decimal | None) -> PlanRow:
         open_orders=count,
         status=plan.status,
         version=plan.version,
+        unprotected=unprotected_reason(plan, step),
     )
 
 

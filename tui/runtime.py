@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ from core.handler import ExecutionHandler
 from core.journal import Journal
 from core.ledger import Ledger
 from core.models import TimeInForce
+from core.supervisor import ProtectionSupervisor
 from tui.inputs import InputError
 
 
@@ -22,8 +25,27 @@ class Runtime:
     connector: IExecutionConnector
     handler: ExecutionHandler
     extra: Any = None  # e.g. the simulator server to stop
+    #: keeps the protection invariant (DESIGN §3a) from the venue's events; see open_runtime(supervise=...)
+    supervisor: ProtectionSupervisor | None = None
+    supervisor_task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    def start_supervisor(self) -> None:
+        """Run the supervisor on the venue's event stream as a task of the running loop (stopped by close)."""
+        if self.supervisor is None:
+            self.supervisor = ProtectionSupervisor(self.handler)
+        if self.supervisor_task is None:
+            self.supervisor_task = asyncio.get_running_loop().create_task(self.supervisor.run(),
+                                                                          name="protection-supervisor")
 
     async def close(self) -> None:
+        task, self.supervisor_task = self.supervisor_task, None
+        if task is not None:
+            if self.supervisor is not None:  # what a running send left pending is done before we let go
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self.supervisor.settle(), timeout=5.0)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         await self.connector.close()
         if self.extra is not None and hasattr(self.extra, "stop"):
             self.extra.stop()
@@ -60,8 +82,11 @@ def make_connector(name: str, db: Path, *, base_url: str | None = None, key_file
 
 
 async def open_runtime(db: Path, connector: IExecutionConnector, *, sync: bool = True,
-                       adopt: bool = False) -> Runtime:
+                       adopt: bool = False, supervise: bool = True) -> Runtime:
     """Open the ledger beside the venue, load the venue's market rules into it and reconcile.
+
+    `supervise`: run the ProtectionSupervisor on the venue's events while the runtime is open (what `plandesk
+    send` / `flatten` get by default). The console passes False and feeds `rt.supervisor` from its own pump.
 
     `adopt`: the venue is a brand-new paper account; give it the ledger's positions and open orders first, so a
     desk imported from a snapshot can be worked on paper (a real venue is never 'adopted')."""
@@ -75,7 +100,9 @@ async def open_runtime(db: Path, connector: IExecutionConnector, *, sync: bool =
     for symbol, rules in (await connector.market_rules()).items():
         ledger.set_market(symbol, rules)
     handler = ExecutionHandler(ledger, connector, journal)
-    rt = Runtime(ledger, journal, connector, handler)
+    rt = Runtime(ledger, journal, connector, handler, supervisor=ProtectionSupervisor(handler))
+    if supervise:
+        rt.start_supervisor()  # subscribed before the recovery, so no event in between is missed
     if sync:
         await handler.recover()
     return rt
