@@ -165,6 +165,8 @@ class DeskBridge(LiveView):
             self.runtime = rt = await open_runtime(self.db, self.connector, sync=True, adopt=self.adopt,
                                                    supervise=False)  # fed by the pump (one consumer)
             self._reader = Ledger(self.db)
+            for note in rt.adopt_notes:  # never silent: what the paper account could not reproduce
+                self._event("error", f"paper mirror: {note}")
             self._tasks.append(asyncio.create_task(self._pump(), name="bridge-pump"))
             if self._seed is not None:
                 await self._seed(rt.handler)

@@ -28,6 +28,8 @@ class Runtime:
     #: keeps the protection invariant (DESIGN §3a) from the venue's events; see open_runtime(supervise=...)
     supervisor: ProtectionSupervisor | None = None
     supervisor_task: asyncio.Task[None] | None = field(default=None, repr=False)
+    #: what mirroring the ledger on a fresh paper account could not reproduce (each also journaled): alerts
+    adopt_notes: list[str] = field(default_factory=list)
 
     def start_supervisor(self) -> None:
         """Run the supervisor on the venue's event stream as a task of the running loop (stopped by close)."""
@@ -95,12 +97,11 @@ async def open_runtime(db: Path, connector: IExecutionConnector, *, sync: bool =
         await start()
     ledger = Ledger(db)
     journal = Journal(db)
-    if adopt:
-        await adopt_ledger_on_paper(ledger, connector)
+    notes = await adopt_ledger_on_paper(ledger, connector, journal) if adopt else []
     for symbol, rules in (await connector.market_rules()).items():
         ledger.set_market(symbol, rules)
     handler = ExecutionHandler(ledger, connector, journal)
-    rt = Runtime(ledger, journal, connector, handler, supervisor=ProtectionSupervisor(handler))
+    rt = Runtime(ledger, journal, connector, handler, supervisor=ProtectionSupervisor(handler), adopt_notes=notes)
     if supervise:
         rt.start_supervisor()  # subscribed before the recovery, so no event in between is missed
     if sync:
@@ -108,9 +109,16 @@ async def open_runtime(db: Path, connector: IExecutionConnector, *, sync: bool =
     return rt
 
 
-async def adopt_ledger_on_paper(ledger: Ledger, connector: IExecutionConnector) -> list[str]:
+async def adopt_ledger_on_paper(ledger: Ledger, connector: IExecutionConnector,
+                                journal: Journal | None = None) -> list[str]:
     """Mirror the ledger on a fresh paper account: each symbol's net position bought/sold at the mark, then each
-    open order placed with its client order id (one is assigned where the ledger has none)."""
+    open order placed with its client order id (one is assigned where the ledger has none).
+
+    The paper account nets each symbol: where plans of both directions share a symbol, a plan's reduce-only stop
+    or take profit may not reduce the account's net position (or may exceed it), and the venue would refuse it
+    ("ReduceOnly Order is rejected"). Such an order is placed without reduce-only, so every plan keeps its
+    protection (journaled). Returns what could not be reproduced at all; each is journaled too, its ledger order
+    is marked as refused, and a plan that loses its stop shows UNPROTECTED."""
     import hashlib
     import re
     import time
@@ -144,6 +152,8 @@ async def adopt_ledger_on_paper(ledger: Ledger, connector: IExecutionConnector) 
                                                      client_order_id=coid))
         except ConnectorError as exc:
             notes.append(f"{symbol}: position {position} not mirrored: {exc.reason}")
+    held = await connector.positions()
+    relaxed: list[str] = []
     for p in plans:
         for o in p.open_orders:
             coid = o.client_order_id
@@ -151,14 +161,31 @@ async def adopt_ledger_on_paper(ledger: Ledger, connector: IExecutionConnector) 
                 ok = re.fullmatch(r"[.A-Za-z0-9:/_-]{1,36}", o.order_id) is not None
                 coid = o.order_id if ok else "pd-" + hashlib.sha256(o.order_id.encode()).hexdigest()[:29]
                 ledger.update_order(o.order_id, client_order_id=coid)
+            reduce_only = o.reduce_only
+            pos = held.get(p.symbol, Decimal(0))
+            if reduce_only and (pos * o.side.sign >= 0 or o.remaining > abs(pos)):
+                reduce_only = False  # the netted account cannot hold it reduce-only; the plan keeps its order
+                relaxed.append(o.order_id)
             try:
                 await connector.place_order(OrderRequest(
                     symbol=p.symbol, side=o.side, order_type=o.type, quantity=o.remaining, client_order_id=coid,
                     price=o.price, stop_price=o.stop_price, time_in_force=o.time_in_force or (
                         TimeInForce.GTC if o.type in (OrderType.LIMIT, OrderType.STOP_LIMIT) else None),
-                    reduce_only=o.reduce_only))
+                    reduce_only=reduce_only))
             except ConnectorError as exc:
                 ledger.update_order(o.order_id, status=OrderStatus.REJECTED if o.status is OrderStatus.PENDING
                                     else OrderStatus.CANCELLED, reason=f"paper venue refused it: {exc.reason}")
-                notes.append(f"{o.order_id}: {exc.reason}")
+                what = f"{p.plan_id} {o.role} {o.order_id}"
+                notes.append(f"{what} not reproduced on paper: {exc.reason}"
+                             + (" (the plan is UNPROTECTED)" if o.role.is_protective else ""))
+                if journal is not None:
+                    journal.append("protection_gone" if o.role.is_protective else "adopt", directive_id=None,
+                                   payload={"plan_id": p.plan_id, "order_id": o.order_id, "reason": exc.reason,
+                                            "summary": notes[-1]})
+    if journal is not None:
+        journal.append("adopt", directive_id=None, payload={
+            "relaxed_reduce_only": relaxed, "problems": notes,
+            "summary": f"ledger mirrored on a fresh paper account: {len(plans)} plans, {len(notes)} problem(s), "
+                       f"{len(relaxed)} protective order(s) placed without reduce-only (the account nets each "
+                       f"symbol)"})
     return notes
