@@ -26,6 +26,7 @@ from core.batch import CancelOrder, ExecuteTrade, ExecutionBatch, ModifyOrder
 from core.connector import ConnectorError, IExecutionConnector, VenueOrder
 from core.directives import Scope, StrategyDirective
 from core.handler_orders import NOT_EXECUTED, OrderOps
+from core.handler_restop import restore_stops
 from core.handler_stale import retranslate, stale_plans
 from core.journal import Journal
 from core.ledger import Ledger, LedgerError
@@ -460,6 +461,9 @@ class ExecutionHandler:
                                                           "summary": f"round {round_no}: {len(remaining)} plans"})
             await self._run(batch, retry, report, on_outcome, round_no=round_no)
             remaining = not_done(self.ledger, plan_ids)
+        if remaining:  # a plan the flatten could not close gets its stop back (DESIGN §3a), loudly
+            await restore_stops(self.ledger, self.ops, self.journal, report, remaining, on_outcome or _ignore,
+                                lambda pid: _group_id(report.directive_id, pid), round_no + 1)
         report.still_open = [describe_open(self.ledger, pid) for pid in remaining]
         last_round: dict[str, int] = {}
         for o in report.outcomes:

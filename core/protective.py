@@ -6,12 +6,15 @@ DESIGN §3a: while a plan holds a position, its open STOP_LOSS quantity covers t
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from core.batch import CancelOrder
 from core.decimals import dec_str, round_down_to
-from core.handler import ExecutionHandler
 from core.models import OrderRole, TradePlan
 from core.outcomes import CommandOutcome
+
+if TYPE_CHECKING:  # the handler uses this module (no import cycle at run time)
+    from core.handler import ExecutionHandler
 
 
 def covered(plan: TradePlan, role: OrderRole = OrderRole.STOP_LOSS) -> Decimal:
