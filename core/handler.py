@@ -21,10 +21,12 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from core.batch import CancelOrder, ExecuteTrade, ExecutionBatch, ModifyOrder
 from core.connector import ConnectorError, IExecutionConnector, VenueOrder
 from core.directives import Scope, StrategyDirective
+from core.handler_fills import record_fills
 from core.handler_orders import NOT_EXECUTED, OrderOps
 from core.handler_restop import restore_stops
 from core.handler_stale import retranslate, stale_plans
@@ -168,11 +170,12 @@ class ExecutionHandler:
         for pid in touched:
             self.busy[pid] = self.busy.get(pid, 0) + 1
         try:
-            await self._run(batch, directive, report, on_outcome, round_no=1)
+            preview_marks = dict(batch.marks)
+            await self._run(batch, directive, report, on_outcome, round_no=1, marks=preview_marks)
             report.rounds = 1
             closing = self._closing_plans(batch, directive)
             if closing:
-                await self._finish_flatten(closing, directive, report, on_outcome)
+                await self._finish_flatten(closing, directive, report, on_outcome, preview_marks)
             elif any(o.status is OutcomeStatus.UNKNOWN for o in report.outcomes):
                 await self._resync(report, on_outcome, f"{batch.directive_id}: final lookup")
         finally:
@@ -221,6 +224,7 @@ class ExecutionHandler:
         on_outcome: OutcomeCallback | None,
         *,
         round_no: int,
+        marks: dict[str, Decimal] | None = None,
     ) -> None:
         per_plan: dict[str, list[Cmd]] = {}
         for c in batch.commands:
@@ -244,6 +248,7 @@ class ExecutionHandler:
         await asyncio.gather(*(self._guarded(rnd, pid, cmds) for pid, cmds in per_plan.items()))
         if rnd.cancel_phase is not None:
             await rnd.cancel_phase  # (a batch without plans to run still finishes its cancel-all calls)
+        record_fills(self.ledger, batch, outcomes, marks if marks is not None else batch.marks)
         self._journal("outcome", report.directive_id, round_entry(round_no, list(outcomes.values())))
 
     def _add_groups(self, rnd: _Round, per_plan: dict[str, list[Cmd]]) -> None:
@@ -434,8 +439,10 @@ class ExecutionHandler:
         directive: StrategyDirective,
         report: ExecutionReport,
         on_outcome: OutcomeCallback | None,
+        preview_marks: dict[str, Decimal],
     ) -> None:
-        """Keep closing until every plan is flat with no open orders, within bounded rounds and time."""
+        """Keep closing until every plan is flat with no open orders, within bounded rounds and time. Each retry
+        prices its closes from the venue's mark at the retry, inside the same cap (DESIGN §3)."""
         deadline = time.monotonic() + self.flatten_deadline
         round_no = 1
         remaining = not_done(self.ledger, plan_ids)
@@ -453,13 +460,14 @@ class ExecutionHandler:
                 target_plan_ids=remaining,
                 execution_directive=directive.execution_directive,
             )
+            # priced from the ledger's marks, which the _resync above has just refreshed from the venue
             batch = translate(retry, self.ledger.state())
             if batch.errors:
                 report.notes.append(f"round {round_no}: " + "; ".join(batch.errors))
                 break
             self._journal("retry", report.directive_id, {"round": round_no, "batch": batch.to_dict(),
                                                           "summary": f"round {round_no}: {len(remaining)} plans"})
-            await self._run(batch, retry, report, on_outcome, round_no=round_no)
+            await self._run(batch, retry, report, on_outcome, round_no=round_no, marks=preview_marks)
             remaining = not_done(self.ledger, plan_ids)
         if remaining:  # a plan the flatten could not close gets its stop back (DESIGN §3a), loudly
             await restore_stops(self.ledger, self.ops, self.journal, report, remaining, on_outcome or _ignore,

@@ -31,7 +31,7 @@ from core.models import DeskStatus, TradePlan
 from core.outcomes import CommandOutcome, ExecutionReport
 from core.reconcile import sync
 from tui.bridge_live import LiveView
-from tui.bridge_view import Preview
+from tui.bridge_view import Preview, retry_note_of, stale_marks_of
 from tui.runtime import Runtime, open_runtime
 
 T = TypeVar("T")
@@ -71,8 +71,10 @@ class DeskBridge(LiveView):
         health_interval: float = 1.0,
         clock: Callable[[], float] = time.time,
         adopt: bool = False,
+        stale_after: float = 5.0,
     ) -> None:
         super().__init__(clock)
+        self.stale_after = stale_after  # a preview priced from marks older than this says so (Preview.stale_marks)
         self.adopt = adopt  # a brand-new paper account mirrors the ledger first (tui.runtime.adopt_ledger_on_paper)
         self.connector = connector
         self.db = Path(db)
@@ -263,6 +265,7 @@ class DeskBridge(LiveView):
         state = reader.state(self._scope_ids(directive, set(reader.limits().max_position)))
         with self._lock:
             newest = {s: r.mark_price for s, r in self._markets.items()}
+            mark_ts = dict(self._mark_ts)
         markets = {s: r if newest.get(s, r.mark_price) == r.mark_price else r.model_copy(
             update={"mark_price": newest[s]}) for s, r in state.markets.items()}
         state = state.model_copy(update={"markets": markets})
@@ -274,7 +277,10 @@ class DeskBridge(LiveView):
         symbols = {p.symbol for p in state.plans if p.plan_id in touched} | {c.symbol for c in batch.commands}
         if directive.entry_directive is not None and directive.entry_directive.symbol:
             symbols.add(directive.entry_directive.symbol)
-        return Preview(batch=batch, orders=orders, markets=markets, symbols=tuple(sorted(symbols)))
+        priced = symbols | set(batch.marks)
+        return Preview(batch=batch, orders=orders, markets=markets, symbols=tuple(sorted(symbols)),
+                       stale_marks=stale_marks_of(sorted(priced), mark_ts, self._clock(), self.stale_after),
+                       retry_note=retry_note_of(directive, batch))
 
     def _journal_preview(self, directive: StrategyDirective, batch: ExecutionBatch) -> None:
         try:

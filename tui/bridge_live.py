@@ -133,7 +133,8 @@ class LiveView:
             self._pending_marks[ev.symbol] = ev.price
             with self._lock:
                 self._last_data_ts = ev.ts or self._clock()
-                self._mark_ts[ev.symbol] = ev.ts or self._clock()
+                now = self._clock()
+                self._mark_ts[ev.symbol] = min(ev.ts, now) if ev.ts else now  # when the mark was true
         elif isinstance(ev, OrderUpdated):
             sup = sup or self._supervisor()
             plan_id = sup.apply(ev)
@@ -203,6 +204,9 @@ class LiveView:
         with self._lock:
             self._markets = dict(state.markets)
             self._desk = state.desk.state
+            now = self._clock()
+            for symbol in state.markets:  # loaded from the venue just now (open_runtime)
+                self._mark_ts.setdefault(symbol, now)
         self._store(state.plans)
 
     def _store(self, plans: Iterable[TradePlan]) -> None:
