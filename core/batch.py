@@ -75,6 +75,9 @@ class ExecutionBatch(BaseModel):
     warnings: list[str] = Field(default_factory=list)
     errors: list[str] = Field(default_factory=list)
     plan_versions: dict[str, int] = Field(default_factory=dict, exclude=True)
+    #: the mark of each symbol the batch trades, as previewed (not part of the JSON contract): what the handler
+    #: measures each fill's slippage against
+    marks: dict[str, Decimal] = Field(default_factory=dict, exclude=True)
 
     @property
     def ok(self) -> bool:

@@ -21,11 +21,15 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from core.batch import CancelOrder, ExecuteTrade, ExecutionBatch, ModifyOrder
 from core.connector import ConnectorError, IExecutionConnector, VenueOrder
 from core.directives import Scope, StrategyDirective
+from core.handler_fills import record_fills
 from core.handler_orders import NOT_EXECUTED, OrderOps
+from core.handler_restop import restore_stops
+from core.handler_stale import retranslate, stale_plans
 from core.journal import Journal
 from core.ledger import Ledger, LedgerError
 from core.models import (
@@ -97,6 +101,10 @@ class ExecutionHandler:
         self.ledger = ledger
         self.connector = connector
         self.journal = journal
+        #: plan id -> sends in progress on it (the ProtectionSupervisor leaves a plan alone while a send runs)
+        self.busy: dict[str, int] = {}
+        #: called with the plan ids of every send when it is over (the supervisor looks at them again)
+        self.send_done: list[Callable[[list[str]], None]] = []
         self.flatten_rounds = flatten_rounds
         self.flatten_deadline = flatten_deadline
         self.ops = OrderOps(
@@ -132,6 +140,14 @@ class ExecutionHandler:
         if halt_desk:  # flatten-all halts the desk in the same step, even when its batch is refused as stale
             self.ledger.set_desk(DeskStatus.HALTED)
             report.halted = True
+        if directive.scope is Scope.CLOSE_EXISTING and not batch.errors and not self.ledger.was_sent(
+                batch.directive_id):
+            stale = stale_plans(batch, self.ledger.plan_versions(batch.plan_versions))
+            if stale:  # a flatten is never refused for staleness: translated again from the confirmed state
+                batch, report.differences = retranslate(batch, directive, self.ledger.state(), stale)
+                self._journal("retranslated", batch.directive_id, {
+                    "differences": report.differences,
+                    "summary": f"flatten re-translated at send time: {len(report.differences)} plan(s) changed"})
         refusal = self._refusal(batch)
         digest = batch.digest()
         if refusal is None:
@@ -150,13 +166,25 @@ class ExecutionHandler:
         })
         if halt_desk:
             self._journal("halt", batch.directive_id, {"summary": "desk HALTED by flatten-all"})
-        await self._run(batch, directive, report, on_outcome, round_no=1)
-        report.rounds = 1
-        closing = self._closing_plans(batch, directive)
-        if closing:
-            await self._finish_flatten(closing, directive, report, on_outcome)
-        elif any(o.status is OutcomeStatus.UNKNOWN for o in report.outcomes):
-            await self._resync(report, on_outcome, f"{batch.directive_id}: final lookup")
+        touched = set(batch.plan_versions) | {c.plan_id for c in batch.commands}
+        for pid in touched:
+            self.busy[pid] = self.busy.get(pid, 0) + 1
+        try:
+            preview_marks = dict(batch.marks)
+            await self._run(batch, directive, report, on_outcome, round_no=1, marks=preview_marks)
+            report.rounds = 1
+            closing = self._closing_plans(batch, directive)
+            if closing:
+                await self._finish_flatten(closing, directive, report, on_outcome, preview_marks)
+            elif any(o.status is OutcomeStatus.UNKNOWN for o in report.outcomes):
+                await self._resync(report, on_outcome, f"{batch.directive_id}: final lookup")
+        finally:
+            for pid in touched:
+                self.busy[pid] -= 1
+                if not self.busy[pid]:
+                    del self.busy[pid]
+            for cb in self.send_done:
+                cb(sorted(touched))
         # the outcome of every command is in the per-plan "outcome" entries; the report keeps the exceptions
         self._journal("report", batch.directive_id, {**report.to_dict(routine=False), "summary": report.summary()})
         return report
@@ -167,12 +195,7 @@ class ExecutionHandler:
             return "the preview has errors: " + "; ".join(batch.errors)
         if self.ledger.was_sent(batch.directive_id):
             return ALREADY_SENT
-        current = self.ledger.plan_versions(batch.plan_versions)
-        stale = [
-            f"{pid} (v{v} -> {current.get(pid, 'gone')})"
-            for pid, v in batch.plan_versions.items()
-            if current.get(pid) != v
-        ]
+        stale = stale_plans(batch, self.ledger.plan_versions(batch.plan_versions))
         if stale:
             return "stale preview: " + ", ".join(stale) + " changed since the preview; preview again"
         if batch.scope is Scope.NEW_TRADE:
@@ -201,6 +224,7 @@ class ExecutionHandler:
         on_outcome: OutcomeCallback | None,
         *,
         round_no: int,
+        marks: dict[str, Decimal] | None = None,
     ) -> None:
         per_plan: dict[str, list[Cmd]] = {}
         for c in batch.commands:
@@ -224,6 +248,7 @@ class ExecutionHandler:
         await asyncio.gather(*(self._guarded(rnd, pid, cmds) for pid, cmds in per_plan.items()))
         if rnd.cancel_phase is not None:
             await rnd.cancel_phase  # (a batch without plans to run still finishes its cancel-all calls)
+        record_fills(self.ledger, batch, outcomes, marks if marks is not None else batch.marks)
         self._journal("outcome", report.directive_id, round_entry(round_no, list(outcomes.values())))
 
     def _add_groups(self, rnd: _Round, per_plan: dict[str, list[Cmd]]) -> None:
@@ -414,8 +439,10 @@ class ExecutionHandler:
         directive: StrategyDirective,
         report: ExecutionReport,
         on_outcome: OutcomeCallback | None,
+        preview_marks: dict[str, Decimal],
     ) -> None:
-        """Keep closing until every plan is flat with no open orders, within bounded rounds and time."""
+        """Keep closing until every plan is flat with no open orders, within bounded rounds and time. Each retry
+        prices its closes from the venue's mark at the retry, inside the same cap (DESIGN §3)."""
         deadline = time.monotonic() + self.flatten_deadline
         round_no = 1
         remaining = not_done(self.ledger, plan_ids)
@@ -433,14 +460,18 @@ class ExecutionHandler:
                 target_plan_ids=remaining,
                 execution_directive=directive.execution_directive,
             )
+            # priced from the ledger's marks, which the _resync above has just refreshed from the venue
             batch = translate(retry, self.ledger.state())
             if batch.errors:
                 report.notes.append(f"round {round_no}: " + "; ".join(batch.errors))
                 break
             self._journal("retry", report.directive_id, {"round": round_no, "batch": batch.to_dict(),
                                                           "summary": f"round {round_no}: {len(remaining)} plans"})
-            await self._run(batch, retry, report, on_outcome, round_no=round_no)
+            await self._run(batch, retry, report, on_outcome, round_no=round_no, marks=preview_marks)
             remaining = not_done(self.ledger, plan_ids)
+        if remaining:  # a plan the flatten could not close gets its stop back (DESIGN §3a), loudly
+            await restore_stops(self.ledger, self.ops, self.journal, report, remaining, on_outcome or _ignore,
+                                lambda pid: _group_id(report.directive_id, pid), round_no + 1)
         report.still_open = [describe_open(self.ledger, pid) for pid in remaining]
         last_round: dict[str, int] = {}
         for o in report.outcomes:

@@ -161,6 +161,9 @@ class OrderOps:
                 final = await self._settle(plan_id, order_id, vo, finish)
                 st = final.status if final else vo.status
                 filled = final.filled_quantity if final else Decimal(0)
+                if st is OrderStatus.EXPIRED and not filled:  # an IOC / MARKET that found nothing: not a success
+                    _set(oc, emit, OutcomeStatus.FAILED, f"{done}EXPIRED, unfilled")
+                    return
                 detail = f"{done}{st}" + (f" {dec_str(filled)} filled" if filled else "")
                 _set(oc, emit, OutcomeStatus.RESOLVED if unknown_seen else OutcomeStatus.ACKNOWLEDGED, detail)
                 return

@@ -113,6 +113,8 @@ class ExecutionReport:
             "halted": self.halted,
             "rounds": self.rounds,
             "still_open": self.still_open,
+            "unprotected": self.unprotected,
+            "differences": self.differences,
             "notes": self.notes,
             "counts": self.counts(),
             "outcomes": [o.to_dict() for o in shown],

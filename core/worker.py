@@ -92,6 +92,8 @@ class _Builder(BuilderBase):
             warnings=self.warnings,
             errors=self.errors,
             plan_versions=self.plan_versions,
+            marks={c.symbol: self.state.markets[c.symbol].mark_price for c in commands
+                   if c.symbol in self.state.markets},
         )
 
     def risk_context(self, commands: list[BatchCommand]) -> RiskContext:

@@ -31,7 +31,7 @@ from core.models import DeskStatus, TradePlan
 from core.outcomes import CommandOutcome, ExecutionReport
 from core.reconcile import sync
 from tui.bridge_live import LiveView
-from tui.bridge_view import Preview
+from tui.bridge_view import Preview, retry_note_of, stale_marks_of
 from tui.runtime import Runtime, open_runtime
 
 T = TypeVar("T")
@@ -71,8 +71,10 @@ class DeskBridge(LiveView):
         health_interval: float = 1.0,
         clock: Callable[[], float] = time.time,
         adopt: bool = False,
+        stale_after: float = 5.0,
     ) -> None:
         super().__init__(clock)
+        self.stale_after = stale_after  # a preview priced from marks older than this says so (Preview.stale_marks)
         self.adopt = adopt  # a brand-new paper account mirrors the ledger first (tui.runtime.adopt_ledger_on_paper)
         self.connector = connector
         self.db = Path(db)
@@ -162,8 +164,11 @@ class DeskBridge(LiveView):
 
     async def _boot(self) -> None:
         try:
-            self.runtime = rt = await open_runtime(self.db, self.connector, sync=True, adopt=self.adopt)
+            self.runtime = rt = await open_runtime(self.db, self.connector, sync=True, adopt=self.adopt,
+                                                   supervise=False)  # fed by the pump (one consumer)
             self._reader = Ledger(self.db)
+            for note in rt.adopt_notes:  # never silent: what the paper account could not reproduce
+                self._event("error", f"paper mirror: {note}")
             self._tasks.append(asyncio.create_task(self._pump(), name="bridge-pump"))
             if self._seed is not None:
                 await self._seed(rt.handler)
@@ -260,6 +265,7 @@ class DeskBridge(LiveView):
         state = reader.state(self._scope_ids(directive, set(reader.limits().max_position)))
         with self._lock:
             newest = {s: r.mark_price for s, r in self._markets.items()}
+            mark_ts = dict(self._mark_ts)
         markets = {s: r if newest.get(s, r.mark_price) == r.mark_price else r.model_copy(
             update={"mark_price": newest[s]}) for s, r in state.markets.items()}
         state = state.model_copy(update={"markets": markets})
@@ -271,7 +277,10 @@ class DeskBridge(LiveView):
         symbols = {p.symbol for p in state.plans if p.plan_id in touched} | {c.symbol for c in batch.commands}
         if directive.entry_directive is not None and directive.entry_directive.symbol:
             symbols.add(directive.entry_directive.symbol)
-        return Preview(batch=batch, orders=orders, markets=markets, symbols=tuple(sorted(symbols)))
+        priced = symbols | set(batch.marks)
+        return Preview(batch=batch, orders=orders, markets=markets, symbols=tuple(sorted(symbols)),
+                       stale_marks=stale_marks_of(sorted(priced), mark_ts, self._clock(), self.stale_after),
+                       retry_note=retry_note_of(directive, batch))
 
     def _journal_preview(self, directive: StrategyDirective, batch: ExecutionBatch) -> None:
         try:

@@ -15,8 +15,7 @@ from decimal import Decimal
 from core.connector import ConnectorHealth, MarkPriceUpdated, OrderFilled, OrderUpdated
 from core.decimals import dec_str, plain
 from core.models import DeskStatus, MarketRules, TradePlan
-from core.protective import cancel_orphaned_protection
-from core.reconcile import apply_venue_order
+from core.supervisor import ProtectionSupervisor
 from tui.bridge_view import Changes, LogEvent, PlanRow, row_of
 from tui.runtime import Runtime
 
@@ -35,7 +34,7 @@ class LiveView:
         self._unpersisted: dict[str, Decimal] = {}
         self._persisted = 0.0
         self._stale: set[str] = set()
-        self._oco_tasks: set[asyncio.Task[None]] = set()
+        self._settle_task: asyncio.Task[None] | None = None
         # -- shared with the UI thread, under _lock
         self._lock = threading.Lock()
         self._rows: dict[str, PlanRow] = {}
@@ -46,6 +45,7 @@ class LiveView:
         self._desk = DeskStatus.ACTIVE
         self._health: ConnectorHealth | None = None
         self._last_data_ts: float | None = None
+        self._mark_ts: dict[str, float] = {}  # symbol -> when its newest mark was seen (stale marks, §3)
         self._events: deque[LogEvent] = deque(maxlen=5000)
         self._ready = False
         self._failed: str | None = None
@@ -98,40 +98,51 @@ class LiveView:
         with self._lock:
             self._events.append(LogEvent(self._clock(), level, text))
 
-    # -- the event pump: venue events -> ledger; marks coalesced
+    # -- the event pump: venue events -> the protection supervisor (ledger + invariant); marks coalesced
+    def _supervisor(self) -> ProtectionSupervisor:
+        rt = self._rt()
+        if rt.supervisor is None:
+            rt.supervisor = ProtectionSupervisor(rt.handler)
+        sup = rt.supervisor
+        sup.on_alert = self._event
+        sup.on_change = self._stale.add
+        return sup
+
     async def _pump(self) -> None:
         rt = self._rt()
+        sup = self._supervisor()
         try:
             async for ev in rt.connector.events():
                 try:
-                    self._apply_event(ev)
+                    self._apply_event(ev, sup)
                 except Exception as exc:  # one bad event must not stop the pump
                     self._event("error", f"event {type(ev).__name__} not applied: {exc}")
                 await asyncio.sleep(0)  # a backlog must not starve previews and sends (a ready queue never yields)
         except asyncio.CancelledError:
+            if self._settle_task is not None:
+                self._settle_task.cancel()
             raise
         except Exception as exc:
             self._event("error", f"venue event stream ended: {exc}")
         else:
             self._event("warn", "venue event stream closed")
 
-    def _apply_event(self, ev: object) -> None:
+    def _apply_event(self, ev: object, sup: ProtectionSupervisor | None = None) -> None:
         rt = self._rt()
         if isinstance(ev, MarkPriceUpdated):
             self._pending_marks[ev.symbol] = ev.price
             with self._lock:
                 self._last_data_ts = ev.ts or self._clock()
+                now = self._clock()
+                self._mark_ts[ev.symbol] = min(ev.ts, now) if ev.ts else now  # when the mark was true
         elif isinstance(ev, OrderUpdated):
-            found = rt.ledger.find_order(ev.order.client_order_id)
-            if found is None:
+            sup = sup or self._supervisor()
+            plan_id = sup.apply(ev)
+            if plan_id is None:
                 return
-            plan_id, order = found
-            after = apply_venue_order(rt.ledger, plan_id, order, ev.order)
             self._stale.add(plan_id)
-            if after.role.is_protective and after.filled_quantity > 0:
-                task = asyncio.get_running_loop().create_task(self._one_cancels_other(plan_id))
-                self._oco_tasks.add(task)
-                task.add_done_callback(self._oco_tasks.discard)
+            if sup.pending and (self._settle_task is None or self._settle_task.done()):
+                self._settle_task = asyncio.get_running_loop().create_task(self._settle(sup))
         elif isinstance(ev, OrderFilled):
             found = rt.ledger.find_order(ev.client_order_id)
             who = found[0] if found else "(not in the ledger)"
@@ -139,19 +150,19 @@ class LiveView:
             self._event("fill", f"fill {who}{role} {ev.side} {dec_str(plain(ev.quantity))} {ev.symbol} @ "
                                 f"{dec_str(plain(ev.price))}")
 
-    async def _one_cancels_other(self, plan_id: str) -> None:
-        """A stop or take profit filled: if the plan is now flat, cancel its other protective orders."""
-        rt = self._rt()
+    async def _settle(self, sup: ProtectionSupervisor) -> None:
+        """Let the supervisor act on what the events asked for; plans a send is running on are retried until it
+        is over (bounded by the pump's life: the task is cancelled with it)."""
         try:
-            outcomes = await cancel_orphaned_protection(rt.handler, plan_id)
+            while True:
+                await sup.settle()
+                if not sup.pending:
+                    return
+                await asyncio.sleep(sup.settle_interval)
+        except asyncio.CancelledError:
+            raise
         except Exception as exc:  # noqa: BLE001 - reported, never fatal to the pump
-            self._event("error", f"{plan_id}: could not cancel orphaned protective orders: {exc}")
-            return
-        if outcomes:
-            ok = sum(1 for o in outcomes if not o.status.is_bad)
-            level = "ok" if ok == len(outcomes) else "error"
-            self._event(level, f"{plan_id} is flat: cancelled {ok}/{len(outcomes)} orphaned stop/take-profit orders")
-            self._stale.add(plan_id)
+            self._event("error", f"protection supervisor failed: {exc}")
 
     async def _flusher(self) -> None:
         while True:
@@ -193,6 +204,9 @@ class LiveView:
         with self._lock:
             self._markets = dict(state.markets)
             self._desk = state.desk.state
+            now = self._clock()
+            for symbol in state.markets:  # loaded from the venue just now (open_runtime)
+                self._mark_ts.setdefault(symbol, now)
         self._store(state.plans)
 
     def _store(self, plans: Iterable[TradePlan]) -> None:
@@ -202,7 +216,7 @@ class LiveView:
                 old = self._rows.get(plan.plan_id)
                 if old is not None and old.version == plan.version:
                     continue  # every change to a plan bumps its version; marks travel on their own
-                row = row_of(plan, rules.mark_price if rules else None)
+                row = row_of(plan, rules.mark_price if rules else None, rules.step_size if rules else None)
                 if old != row:
                     self._rows[plan.plan_id] = row
                     self._by_symbol.setdefault(plan.symbol, set()).add(plan.plan_id)

@@ -4,12 +4,16 @@ Pure data (no Textual, no asyncio): the bridge fills it on its own thread, the U
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from core.batch import ExecutionBatch
 from core.connector import ConnectorHealth
+from core.decimals import dec_str, plain
+from core.directives import Scope, StrategyDirective
 from core.models import DeskStatus, MarketRules, Order, OrderRole, OrderType, PlanStatus, Side, TradePlan
+from core.protective import unprotected_reason
 
 QUOTES = ("USDT", "USDC", "FDUSD", "BUSD", "TUSD", "USD", "EUR", "BTC", "ETH", "BNB")
 
@@ -61,7 +65,8 @@ def unrealised(net: Decimal, avg: Decimal, mark: Decimal | None) -> Decimal | No
     return (mark - avg) * net
 
 
-def row_of(plan: TradePlan, mark: Decimal | None) -> PlanRow:
+def row_of(plan: TradePlan, mark: Decimal | None, step: Decimal | None = None) -> PlanRow:
+    """The row of a plan; `step` (the symbol's step size) is what UNPROTECTED compares the stop cover to."""
     long = plan.direction is Side.BUY
     stops: list[Decimal] = []
     tps: list[Decimal] = []
@@ -92,6 +97,7 @@ def row_of(plan: TradePlan, mark: Decimal | None) -> PlanRow:
         open_orders=count,
         status=plan.status,
         version=plan.version,
+        unprotected=unprotected_reason(plan, step),
     )
 
 
@@ -134,3 +140,28 @@ class Preview:
     changes: tuple[str, ...] = ()
     #: how a close is retried if it does not fill ("retries follow the mark inside the 2 % cap"), or None
     retry_note: str | None = None
+
+
+def stale_marks_of(symbols: Iterable[str], mark_ts: dict[str, float], now: float, limit: float) -> dict[str, float]:
+    """Symbol -> age in seconds of its newest mark, for the marks older than `limit` (a preview priced from them
+    says so, per symbol). A symbol never seen has no entry."""
+    out: dict[str, float] = {}
+    for symbol in symbols:
+        ts = mark_ts.get(symbol)
+        if ts is not None and now - ts > limit:
+            out[symbol] = round(now - ts, 1)
+    return out
+
+
+def retry_note_of(directive: StrategyDirective, batch: ExecutionBatch) -> str | None:
+    """How the closes of a flatten are retried if they do not fill (DESIGN §3), for the preview; None elsewhere."""
+    closing = directive.scope is Scope.CLOSE_EXISTING or (
+        directive.scope is Scope.MODIFY_EXISTING and directive.size_directive is not None
+        and directive.size_directive.target_position_size == 0)
+    if not closing or not any(c.action == "EXECUTE_TRADE" for c in batch.commands):
+        return None
+    ex = directive.execution_directive
+    cap = ex.max_total_slippage_pct if ex is not None else None
+    if cap is None:
+        return "retries at MARKET (no slippage cap)"
+    return f"retries follow the mark inside the {dec_str(plain(cap * 100))}% cap"

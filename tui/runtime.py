@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ from core.handler import ExecutionHandler
 from core.journal import Journal
 from core.ledger import Ledger
 from core.models import TimeInForce
+from core.supervisor import ProtectionSupervisor
 from tui.inputs import InputError
 
 
@@ -22,8 +25,29 @@ class Runtime:
     connector: IExecutionConnector
     handler: ExecutionHandler
     extra: Any = None  # e.g. the simulator server to stop
+    #: keeps the protection invariant (DESIGN §3a) from the venue's events; see open_runtime(supervise=...)
+    supervisor: ProtectionSupervisor | None = None
+    supervisor_task: asyncio.Task[None] | None = field(default=None, repr=False)
+    #: what mirroring the ledger on a fresh paper account could not reproduce (each also journaled): alerts
+    adopt_notes: list[str] = field(default_factory=list)
+
+    def start_supervisor(self) -> None:
+        """Run the supervisor on the venue's event stream as a task of the running loop (stopped by close)."""
+        if self.supervisor is None:
+            self.supervisor = ProtectionSupervisor(self.handler)
+        if self.supervisor_task is None:
+            self.supervisor_task = asyncio.get_running_loop().create_task(self.supervisor.run(),
+                                                                          name="protection-supervisor")
 
     async def close(self) -> None:
+        task, self.supervisor_task = self.supervisor_task, None
+        if task is not None:
+            if self.supervisor is not None:  # what a running send left pending is done before we let go
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self.supervisor.settle(), timeout=5.0)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         await self.connector.close()
         if self.extra is not None and hasattr(self.extra, "stop"):
             self.extra.stop()
@@ -60,8 +84,11 @@ def make_connector(name: str, db: Path, *, base_url: str | None = None, key_file
 
 
 async def open_runtime(db: Path, connector: IExecutionConnector, *, sync: bool = True,
-                       adopt: bool = False) -> Runtime:
+                       adopt: bool = False, supervise: bool = True) -> Runtime:
     """Open the ledger beside the venue, load the venue's market rules into it and reconcile.
+
+    `supervise`: run the ProtectionSupervisor on the venue's events while the runtime is open (what `plandesk
+    send` / `flatten` get by default). The console passes False and feeds `rt.supervisor` from its own pump.
 
     `adopt`: the venue is a brand-new paper account; give it the ledger's positions and open orders first, so a
     desk imported from a snapshot can be worked on paper (a real venue is never 'adopted')."""
@@ -70,20 +97,28 @@ async def open_runtime(db: Path, connector: IExecutionConnector, *, sync: bool =
         await start()
     ledger = Ledger(db)
     journal = Journal(db)
-    if adopt:
-        await adopt_ledger_on_paper(ledger, connector)
+    notes = await adopt_ledger_on_paper(ledger, connector, journal) if adopt else []
     for symbol, rules in (await connector.market_rules()).items():
         ledger.set_market(symbol, rules)
     handler = ExecutionHandler(ledger, connector, journal)
-    rt = Runtime(ledger, journal, connector, handler)
+    rt = Runtime(ledger, journal, connector, handler, supervisor=ProtectionSupervisor(handler), adopt_notes=notes)
+    if supervise:
+        rt.start_supervisor()  # subscribed before the recovery, so no event in between is missed
     if sync:
         await handler.recover()
     return rt
 
 
-async def adopt_ledger_on_paper(ledger: Ledger, connector: IExecutionConnector) -> list[str]:
+async def adopt_ledger_on_paper(ledger: Ledger, connector: IExecutionConnector,
+                                journal: Journal | None = None) -> list[str]:
     """Mirror the ledger on a fresh paper account: each symbol's net position bought/sold at the mark, then each
-    open order placed with its client order id (one is assigned where the ledger has none)."""
+    open order placed with its client order id (one is assigned where the ledger has none).
+
+    The paper account nets each symbol: where plans of both directions share a symbol, a plan's reduce-only stop
+    or take profit may not reduce the account's net position (or may exceed it), and the venue would refuse it
+    ("ReduceOnly Order is rejected"). Such an order is placed without reduce-only, so every plan keeps its
+    protection (journaled). Returns what could not be reproduced at all; each is journaled too, its ledger order
+    is marked as refused, and a plan that loses its stop shows UNPROTECTED."""
     import hashlib
     import re
     import time
@@ -117,6 +152,8 @@ async def adopt_ledger_on_paper(ledger: Ledger, connector: IExecutionConnector) 
                                                      client_order_id=coid))
         except ConnectorError as exc:
             notes.append(f"{symbol}: position {position} not mirrored: {exc.reason}")
+    held = await connector.positions()
+    relaxed: list[str] = []
     for p in plans:
         for o in p.open_orders:
             coid = o.client_order_id
@@ -124,14 +161,31 @@ async def adopt_ledger_on_paper(ledger: Ledger, connector: IExecutionConnector) 
                 ok = re.fullmatch(r"[.A-Za-z0-9:/_-]{1,36}", o.order_id) is not None
                 coid = o.order_id if ok else "pd-" + hashlib.sha256(o.order_id.encode()).hexdigest()[:29]
                 ledger.update_order(o.order_id, client_order_id=coid)
+            reduce_only = o.reduce_only
+            pos = held.get(p.symbol, Decimal(0))
+            if reduce_only and (pos * o.side.sign >= 0 or o.remaining > abs(pos)):
+                reduce_only = False  # the netted account cannot hold it reduce-only; the plan keeps its order
+                relaxed.append(o.order_id)
             try:
                 await connector.place_order(OrderRequest(
                     symbol=p.symbol, side=o.side, order_type=o.type, quantity=o.remaining, client_order_id=coid,
                     price=o.price, stop_price=o.stop_price, time_in_force=o.time_in_force or (
                         TimeInForce.GTC if o.type in (OrderType.LIMIT, OrderType.STOP_LIMIT) else None),
-                    reduce_only=o.reduce_only))
+                    reduce_only=reduce_only))
             except ConnectorError as exc:
                 ledger.update_order(o.order_id, status=OrderStatus.REJECTED if o.status is OrderStatus.PENDING
                                     else OrderStatus.CANCELLED, reason=f"paper venue refused it: {exc.reason}")
-                notes.append(f"{o.order_id}: {exc.reason}")
+                what = f"{p.plan_id} {o.role} {o.order_id}"
+                notes.append(f"{what} not reproduced on paper: {exc.reason}"
+                             + (" (the plan is UNPROTECTED)" if o.role.is_protective else ""))
+                if journal is not None:
+                    journal.append("protection_gone" if o.role.is_protective else "adopt", directive_id=None,
+                                   payload={"plan_id": p.plan_id, "order_id": o.order_id, "reason": exc.reason,
+                                            "summary": notes[-1]})
+    if journal is not None:
+        journal.append("adopt", directive_id=None, payload={
+            "relaxed_reduce_only": relaxed, "problems": notes,
+            "summary": f"ledger mirrored on a fresh paper account: {len(plans)} plans, {len(notes)} problem(s), "
+                       f"{len(relaxed)} protective order(s) placed without reduce-only (the account nets each "
+                       f"symbol)"})
     return notes

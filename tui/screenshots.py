@@ -278,7 +278,7 @@ SCENES: list[Scene] = [
     Scene("09-flatten-in-progress", "flatten sending: cancels acknowledged, closes in flight", _flatten_progress,
           gated=True),
     Scene("10-flatten-done", "flatten done: every plan flat, desk HALTED", _flatten_done),
-    Scene("11-stale-preview", "a fill changed the plan after the preview: refused, nothing sent", _stale),
+    Scene("11-stale-preview", "a fill changed the plan after the preview: the close is re-translated", _stale),
 ]
 
 

@@ -215,7 +215,8 @@ async def test_every_outcome_is_in_the_report_the_callback_and_the_journal() -> 
     assert desk.journal.entries(directive_id="STR_FLAT")[-1].kind == "refused"
 
 
-async def test_a_stale_flatten_all_is_refused_but_the_desk_is_halted_in_the_same_step() -> None:
+async def test_a_stale_flatten_all_is_not_refused_and_halts_the_desk_in_the_same_step() -> None:
+    """DESIGN §3: a flatten is re-translated at send time; a plan its stop already closed sends nothing."""
     desk = await make_desk()
     await open_plan(desk)
     d = directive("STR_PANIC", "CLOSE_EXISTING", "TPL_1")
@@ -224,7 +225,8 @@ async def test_a_stale_flatten_all_is_refused_but_the_desk_is_halted_in_the_same
     await desk.handler.recover()  # ... and the ledger learns it: the preview is stale
     log = list(desk.engine.order_log)
     report = await desk.send(d, halt=True, batch=batch)
-    assert report.refused is not None and "stale preview" in report.refused
+    assert report.refused is None and report.ok, report.summary()
     assert report.halted and desk.ledger.desk() is DeskStatus.HALTED
-    assert desk.engine.order_log == log
+    assert desk.engine.order_log == log  # nothing left to send
+    assert len(report.differences) == 1 and report.differences[0].startswith("TPL_1: position 1 -> 0")
     assert desk.plan("TPL_1").status is PlanStatus.CLOSED

@@ -353,10 +353,12 @@ async def test_a_limit_close_that_does_not_fill_is_reported_open_not_flat() -> N
     desk.engine.config.max_fill_notional = D("20000")  # the book is thin: 0.2 BTC per pass
     report = await desk.send(directive("STR_CAP", "CLOSE_EXISTING", "TPL_1",
                                        execution_directive={"max_total_slippage_pct": "0.01"}))
-    closes = [o for o in report.outcomes if o.action == "EXECUTE_TRADE"]
+    closes = [o for o in report.outcomes if o.action == "EXECUTE_TRADE" and "re-placed" not in o.detail]
     assert closes and all("EXPIRED" in o.detail for o in closes)
     assert desk.plan("TPL_1").net_position == D("0.6")  # 0.2 per IOC, two rounds
-    assert report.still_open == ["TPL_1: position 0.6 BTCUSDT, 0 open orders"]
+    # the stop the flatten cancelled is back, for what is left (DESIGN §3a)
+    assert [o.remaining for o in desk.open("TPL_1", OrderRole.STOP_LOSS)] == [D("0.6")]
+    assert report.still_open == ["TPL_1: position 0.6 BTCUSDT, 1 open order"] and report.unprotected == {}
     tif = {desk.engine.order_record(BTC, o.client_order_id or "").time_in_force for o in closes}  # type: ignore
     assert tif == {TimeInForce.IOC}
     assert_consistent(desk)

@@ -208,7 +208,8 @@ async def test_escape_sends_nothing(desk: Desk) -> None:
     assert not desk.ledger.was_sent(screen.batch.directive_id)
 
 
-async def test_stale_preview_refuses_to_send(desk: Desk) -> None:
+async def test_a_stale_close_is_not_refused_but_sent_from_the_confirmed_state(desk: Desk) -> None:
+    """DESIGN §3: a flatten is never refused for staleness (issue 8); a plan its stop closed sends nothing more."""
     async with desk.app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await select(pilot, "TPL_1")
@@ -220,12 +221,11 @@ async def test_stale_preview_refuses_to_send(desk: Desk) -> None:
         before = len(desk.engine.order_log)
         await pilot.press("y")
         await sent(pilot, screen)
-        assert screen.state is PreviewState.REFUSED
-        assert "stale preview" in screen.status_text and "NOT SENT" in screen.status_text
-        log = desk.app.query_one(ActivityLog).lines_written
-        assert any("NOT SENT" in line for line in log)
-    assert len(desk.engine.order_log) == before
-    assert not desk.ledger.was_sent(screen.batch.directive_id)
+        assert screen.state is PreviewState.DONE
+        assert screen.report is not None and not screen.report.outcomes  # nothing left to send for TPL_1
+    assert not [c for _s, c in desk.engine.order_log[before:] if desk.ledger.find_order(c)
+                and desk.ledger.find_order(c)[0] == "TPL_1"]  # (other plans' stops may follow their entry fills)
+    assert desk.ledger.was_sent(screen.batch.directive_id)
 
 
 async def test_new_plan(desk: Desk) -> None:
@@ -326,7 +326,8 @@ async def test_resume_asks_first(desk: Desk) -> None:
     assert kinds == ["halt", "resume"]
 
 
-async def test_preview_again_after_a_stale_refusal(desk: Desk) -> None:
+async def test_a_close_whose_entry_filled_after_the_preview_closes_the_whole_position(desk: Desk) -> None:
+    """DESIGN §3 (issue 8): the stale close is re-translated at send time and closes what is there now."""
     async with desk.app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await select(pilot, "TPL_4")
@@ -336,13 +337,7 @@ async def test_preview_again_after_a_stale_refusal(desk: Desk) -> None:
         await until(pilot, lambda: desk.ledger.get_plan("TPL_4").net_position == D("0.3"), what="the entry fill")
         await pilot.press("y")
         await sent(pilot, stale)
-        assert stale.state is PreviewState.REFUSED
-        await pilot.press("r")
-        await until(pilot, lambda: desk.app.screen is not stale and isinstance(desk.app.screen, type(stale)))
-        fresh = desk.app.screen
-        [trade] = [c for c in fresh.batch.commands if c.action == "EXECUTE_TRADE"]
-        assert trade.quantity == D("0.3")  # the whole position as it is now
-        await pilot.press("y")
-        await sent(pilot, fresh)
-        assert fresh.report is not None and fresh.report.ok
+        assert stale.state is PreviewState.DONE
+        assert stale.report is not None and stale.report.ok, stale.report.summary()
+        assert [line.split(":")[0] for line in stale.report.differences] == ["TPL_4"]
     assert desk.ledger.get_plan("TPL_4").status is PlanStatus.CLOSED
