@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from core.decimals import Dec
+from core.decimals import Dec, SignedDec
 
 
 class Side(StrEnum):
@@ -258,7 +258,7 @@ class Fill(_Strict):
     side: Side
     price: Dec
     quantity: Dec
-    fee: Dec = Decimal(0)
+    fee: SignedDec = Decimal(0)
     time: str = ""
 
 
@@ -274,9 +274,9 @@ class TradePlan(_Strict):
     symbol: str = Field(min_length=1)
     direction: Side
     status: PlanStatus = PlanStatus.ACTIVE
-    net_position: Dec = Decimal(0)
+    net_position: SignedDec = Decimal(0)
     avg_entry_price: Dec = Decimal(0)
-    realized_pnl: Dec = Decimal(0)
+    realized_pnl: SignedDec = Decimal(0)
     version: int = Field(default=1, ge=0)
     orders: list[Order] = Field(default_factory=list)
     groups: list[ExecutionGroup] = Field(default_factory=list)

@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from core.batch import ExecutionBatch
-from core.decimals import parse_decimal
+from core.decimals import parse_number_text
 from core.directives import ExecutionDirective, Scope, StrategyDirective
 from core.journal import journal_preview
 from core.models import PlanStatus
@@ -108,10 +108,11 @@ def run_flatten(args: argparse.Namespace) -> int:
     execution = None
     if args.slippage is not None:
         try:
-            execution = ExecutionDirective(max_total_slippage_pct=parse_decimal(args.slippage))
-        except (ValueError, ValidationError) as exc:
-            msg = describe_validation(exc) if isinstance(exc, ValidationError) else str(exc)
-            raise InputError(f"--slippage: {msg}") from None
+            execution = ExecutionDirective(max_total_slippage_pct=parse_number_text(args.slippage, "--slippage"))
+        except ValidationError as exc:
+            raise InputError(f"--slippage: {describe_validation(exc)}") from None
+        except ValueError as exc:  # NumberError: the message starts with the flag
+            raise InputError(str(exc)) from None
     if not args.yes and not args.dry_run and not sys.stdin.isatty():
         raise InputError("no terminal to confirm on: pass --yes to send (or --dry-run to only preview)")
 
