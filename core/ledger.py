@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -17,6 +18,7 @@ from pydantic import ValidationError
 
 from core.ledger_base import _OPEN_IN, LedgerBase, LedgerError
 from core.ledger_math import Position, apply_fill_to_position
+from core.ledger_owner import process_owner
 from core.ledger_schema import (
     ORDER_COLS,
     PLAN_COLS,
@@ -44,7 +46,11 @@ from core.models import (
     transition,
 )
 
-__all__ = ["Ledger", "LedgerError"]
+__all__ = ["DEFAULT_ABSENCE_WINDOW", "Ledger", "LedgerError"]
+
+#: Seconds after a create request during which "not found at the venue" is no proof of absence: Binance's default
+#: receive window (5 s: a request older than its timestamp + recvWindow is refused) plus a margin for clock skew.
+DEFAULT_ABSENCE_WINDOW = 6.0
 
 _UPDATE_ORDER = (
     "UPDATE orders SET quantity = ?, price = ?, stop_price = ?, status = ?, filled_quantity = ?, "
@@ -199,9 +205,13 @@ class Ledger(LedgerBase):
 
     # -- orders ---------------------------------------------------------------------------------------------------
 
-    def write_ahead(self, plan_id: str, order: Order) -> None:
+    def write_ahead(self, plan_id: str, order: Order, *, absence_window: float = DEFAULT_ABSENCE_WINDOW) -> None:
         """Record a new order BEFORE it is sent. Refuses a known order_id or client_order_id; appends the order to
-        its group's order_ids when ``order.group_id`` is set (the group must belong to the plan)."""
+        its group's order_ids when ``order.group_id`` is set (the group must belong to the plan).
+
+        With the order, in the same commit: its owner (this process's lease, see core.ledger_owner) and the time
+        after which "not found at the venue" proves it absent (now + `absence_window`, the venue's receive window
+        plus a margin), so whichever process recovers it honours the same wait."""
         with self._tx() as c:
             self._plan_row(c, plan_id, "write_ahead")
             if c.execute("SELECT 1 FROM orders WHERE order_id = ?", (order.order_id,)).fetchone():
@@ -225,7 +235,27 @@ class Ledger(LedgerBase):
                 ids = [*json.loads(g[1]), order.order_id]
                 c.execute("UPDATE exec_groups SET order_ids = ? WHERE group_id = ?", (json.dumps(ids), order.group_id))
             c.execute(f"INSERT INTO orders ({ORDER_COLS}) VALUES ({', '.join('?' * 15)})", order_params(plan_id, order))
+            if order.client_order_id is not None:
+                now = time.time()
+                c.execute("INSERT OR REPLACE INTO inflight (client_order_id, owner, sent_at, absent_after) "
+                          "VALUES (?, ?, ?, ?)", (order.client_order_id, process_owner(self.path), now,
+                                                 now + max(0.0, absence_window)))
             self._bump(c, plan_id)
+
+    def resending(self, client_order_id: str, absence_window: float = DEFAULT_ABSENCE_WINDOW) -> None:
+        """A retry of the same client order id is about to go: push its proof-of-absence time (and take it over)."""
+        with self._tx() as c:
+            now = time.time()
+            c.execute("UPDATE inflight SET owner = ?, sent_at = ?, absent_after = MAX(absent_after, ?) "
+                      "WHERE client_order_id = ?", (process_owner(self.path), now, now + absence_window,
+                                                    client_order_id))
+
+    def inflight(self, client_order_ids: list[str]) -> dict[str, tuple[str, float]]:
+        """Owner and proof-of-absence time of orders written ahead: client order id -> (owner, absent_after)."""
+        with self._read() as c:
+            rows = c.execute("SELECT client_order_id, owner, absent_after FROM inflight WHERE client_order_id"
+                             " IN (SELECT value FROM json_each(?))", (json.dumps(client_order_ids),)).fetchall()
+        return {r[0]: (r[1], float(r[2])) for r in rows}
 
     def update_order(
         self,

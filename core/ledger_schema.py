@@ -94,6 +94,12 @@ CREATE TABLE IF NOT EXISTS markets (
     step_size TEXT NOT NULL,
     min_notional TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS inflight (
+    client_order_id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    sent_at REAL NOT NULL,
+    absent_after REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS sent_directives (
     directive_id TEXT PRIMARY KEY,
     digest TEXT NOT NULL,
