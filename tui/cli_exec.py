@@ -83,7 +83,8 @@ def _halt_first(db: Path) -> None:
     ledger = open_ledger(db)
     try:
         ledger.set_desk(DeskStatus.HALTED)
-        Journal(db).append("halt", directive_id=None, payload={"summary": "desk HALTED by flatten-all (before contacting the venue)"})
+        Journal(db).append("halt", directive_id=None,
+                           payload={"summary": "desk HALTED by flatten-all (before contacting the venue)"})
     finally:
         ledger.close()
 
