@@ -64,16 +64,6 @@ def _first_error(exc: ValidationError) -> str:
     return f"{loc}: {err['msg']}" if loc else str(err["msg"])
 
 
-def _duplicates(values: list[str]) -> list[str]:
-    seen: set[str] = set()
-    dups: list[str] = []
-    for v in values:
-        if v in seen and v not in dups:
-            dups.append(v)
-        seen.add(v)
-    return dups
-
-
 class Ledger(LedgerBase):
     """See the module doc. Thread-safe; open ``":memory:"`` for a throwaway ledger."""
 
@@ -113,15 +103,7 @@ class Ledger(LedgerBase):
     def import_snapshot(self, state: LedgerState) -> None:
         """Replace plans, orders, groups, fills, markets, desk and limits with the snapshot (journal and the
         sent-directive record are kept). Versions are taken from the snapshot."""
-        problems = state.sign_errors()
-        orders = [o for p in state.plans for o in p.orders]
-        for what, values in (
-            ("order_id", [o.order_id for o in orders]),
-            ("client_order_id", [o.client_order_id for o in orders if o.client_order_id is not None]),
-            ("group_id", [g.group_id for p in state.plans for g in p.groups]),
-            ("fill_id", [f.fill_id for p in state.plans for f in p.fills]),
-        ):
-            problems += [f"duplicate {what} {v} (must be unique across all plans)" for v in _duplicates(values)]
+        problems = state.import_errors(ids=False)
         if problems:
             raise LedgerError("snapshot refused: " + "; ".join(problems))
         with self._tx() as c:

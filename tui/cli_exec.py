@@ -20,8 +20,8 @@ from core.ledger import Ledger
 from core.models import DeskStatus, PlanStatus
 from core.outcomes import CommandOutcome, ExecutionReport, OutcomeStatus
 from core.worker import directive_id_of, translate
-from tui.cli_preview import make_console, open_ledger, print_batch
-from tui.inputs import EXIT_ERRORS, EXIT_FAIL, EXIT_OK, InputError, describe_validation, load_model
+from tui.cli_preview import load_directive, make_console, open_ledger, print_batch
+from tui.inputs import EXIT_ERRORS, EXIT_FAIL, EXIT_OK, InputError, describe_validation
 from tui.runtime import Runtime, is_new_paper_account, make_connector, open_runtime
 
 STATUS_STYLE = {
@@ -163,7 +163,7 @@ async def _execute(args: argparse.Namespace, build: Build, *, halt: bool, dry_ru
 
 
 def run_send(args: argparse.Namespace) -> int:
-    directive = load_model(StrategyDirective, args.directive, "directive")
+    directive = load_directive(args.directive)
     return asyncio.run(_execute(args, lambda _ledger: directive, halt=False))
 
 

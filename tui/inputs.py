@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,6 +22,14 @@ EXIT_OK, EXIT_FAIL, EXIT_ERRORS = 0, 1, 2
 
 class InputError(Exception):
     """A bad input, with a message fit for one line on stderr."""
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def plain_text(value: object) -> str:
+    """Text that came from data with its control characters (ANSI escapes, newlines) shown escaped."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], str(value))
 
 
 def _refuse_constant(name: str) -> Any:
