@@ -323,6 +323,8 @@ class OrderOps:
         self.in_flight.add(new_coid)
         try:
             for i in range(self.attempts):
+                if i:  # a retry is a new request that may execute: its proof-of-absence time starts again
+                    self.ledger.resending(new_coid, absence_window(self.venue))
                 try:
                     async with self.sem:
                         vo = await self.venue.modify_order(m.symbol, old_coid, new_coid, quantity=qty,
