@@ -132,10 +132,9 @@ class OrderOps:
         self.in_flight.add(req.client_order_id)
         try:
             for i in range(self.attempts):
-                if i:  # a retry is a new request that may execute: its proof-of-absence time starts again
-                    self.ledger.resending(req.client_order_id, absence_window(self.venue))
                 try:
-                    async with self.sem:
+                    async with self.sem:  # the request goes now (a retry, or after waiting here): its absence time
+                        self.ledger.sending(req.client_order_id, absence_window(self.venue))
                         vo = await self.venue.place_order(req)
                 except ConnectorError as exc:
                     last = exc.reason
@@ -323,10 +322,9 @@ class OrderOps:
         self.in_flight.add(new_coid)
         try:
             for i in range(self.attempts):
-                if i:  # a retry is a new request that may execute: its proof-of-absence time starts again
-                    self.ledger.resending(new_coid, absence_window(self.venue))
                 try:
                     async with self.sem:
+                        self.ledger.sending(new_coid, absence_window(self.venue))
                         vo = await self.venue.modify_order(m.symbol, old_coid, new_coid, quantity=qty,
                                                            price=m.price, stop_price=m.stop_price)
                 except ConnectorError as exc:

@@ -51,6 +51,8 @@ __all__ = ["DEFAULT_ABSENCE_WINDOW", "Ledger", "LedgerError"]
 #: Seconds after a create request during which "not found at the venue" is no proof of absence: Binance's default
 #: receive window (5 s: a request older than its timestamp + recvWindow is refused) plus a margin for clock skew.
 DEFAULT_ABSENCE_WINDOW = 6.0
+#: A send this much later than the recorded proof-of-absence time allows for is written down again.
+SENDING_SLACK = 0.25
 
 _UPDATE_ORDER = (
     "UPDATE orders SET quantity = ?, price = ?, stop_price = ?, status = ?, filled_quantity = ?, "
@@ -219,18 +221,24 @@ class Ledger(LedgerBase):
             c.execute(f"INSERT INTO orders ({ORDER_COLS}) VALUES ({', '.join('?' * 15)})", order_params(plan_id, order))
             if order.client_order_id is not None:
                 now = time.time()
+                due = now + max(0.0, absence_window)
                 c.execute("INSERT OR REPLACE INTO inflight (client_order_id, owner, sent_at, absent_after) "
-                          "VALUES (?, ?, ?, ?)", (order.client_order_id, process_owner(self.path), now,
-                                                 now + max(0.0, absence_window)))
+                          "VALUES (?, ?, ?, ?)", (order.client_order_id, process_owner(self.path), now, due))
+                self._absent_after[order.client_order_id] = due
             self._bump(c, plan_id)
 
-    def resending(self, client_order_id: str, absence_window: float = DEFAULT_ABSENCE_WINDOW) -> None:
-        """A retry of the same client order id is about to go: push its proof-of-absence time (and take it over)."""
+    def sending(self, client_order_id: str, absence_window: float = DEFAULT_ABSENCE_WINDOW) -> None:
+        """The request for this order goes now (a retry, or the first send after waiting for a slot): push its
+        proof-of-absence time to now + `absence_window`. Written only when that is later than the recorded time by
+        more than SENDING_SLACK (so the usual send right after the write-ahead costs no commit)."""
+        now = time.time()
+        due = now + max(0.0, absence_window)
+        if due <= self._absent_after.get(client_order_id, 0.0) + SENDING_SLACK:
+            return
         with self._tx() as c:
-            now = time.time()
             c.execute("UPDATE inflight SET owner = ?, sent_at = ?, absent_after = MAX(absent_after, ?) "
-                      "WHERE client_order_id = ?", (process_owner(self.path), now, now + absence_window,
-                                                    client_order_id))
+                      "WHERE client_order_id = ?", (process_owner(self.path), now, due, client_order_id))
+        self._absent_after[client_order_id] = due
 
     def inflight(self, client_order_ids: list[str]) -> dict[str, tuple[str, float]]:
         """Owner and proof-of-absence time of orders written ahead: client order id -> (owner, absent_after)."""

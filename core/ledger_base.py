@@ -78,6 +78,8 @@ class LedgerBase:
         self._closed = False
         self._cache: dict[str, _Cached] = {}
         self._cache_epoch: str | None = None
+        #: client order id -> proof-of-absence time recorded by this process (see Ledger.sending)
+        self._absent_after: dict[str, float] = {}
         existed = check_file(self.path)
         try:
             self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30.0)
