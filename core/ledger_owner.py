@@ -22,6 +22,8 @@ import threading
 import time
 from pathlib import Path
 
+from core.ledger_schema import LedgerError
+
 _HOST = re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname())[:64] or "host"
 _lock = threading.Lock()
 #: per ledger path: (owner id, the open locked file descriptor)
@@ -50,10 +52,13 @@ def process_owner(ledger_path: str) -> str:
         if d is None:
             _held[ledger_path] = (owner, -1)
             return owner
-        d.mkdir(mode=0o700, exist_ok=True)
-        fd = os.open(d / _file_name(owner), os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # our own fresh file: never contended
-        os.write(fd, f"{owner}\n".encode())
+        try:
+            d.mkdir(mode=0o700, exist_ok=True)
+            fd = os.open(d / _file_name(owner), os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # our own fresh file: never contended
+            os.write(fd, f"{owner}\n".encode())
+        except OSError as exc:  # without the lease another process would take our orders over: send nothing
+            raise LedgerError(f"cannot take the owner lease in {d}: {exc.strerror or exc}") from None
         _held[ledger_path] = (owner, fd)
         return owner
 
