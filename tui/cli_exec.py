@@ -22,7 +22,7 @@ from core.outcomes import CommandOutcome, ExecutionReport, OutcomeStatus
 from core.worker import directive_id_of, translate
 from tui.cli_preview import load_directive, make_console, open_ledger, print_batch
 from tui.inputs import EXIT_ERRORS, EXIT_FAIL, EXIT_OK, InputError, describe_validation
-from tui.runtime import Runtime, is_new_paper_account, make_connector, open_runtime
+from tui.runtime import Runtime, is_new_paper_account, make_connector, open_runtime, paper_state_path
 
 STATUS_STYLE = {
     OutcomeStatus.ACKNOWLEDGED: "green", OutcomeStatus.RESOLVED: "cyan", OutcomeStatus.SKIPPED: "dim",
@@ -97,7 +97,15 @@ async def _dry_run(args: argparse.Namespace, build: Build) -> int:
     ledger = open_ledger(args.db)
     try:
         state = ledger.state()
-        if args.connector != "paper":
+        if args.connector == "paper":  # the paper account is read, never saved: its marks, like a venue's
+            path = paper_state_path(args.db)
+            if path.exists():
+                from connectors.paper.state import load_engine
+
+                venue = load_engine(path).markets
+                markets = {sym: venue.get(sym, m) for sym, m in state.markets.items()}
+                state = state.model_copy(update={"markets": markets})
+        else:
             connector = make_connector(args.connector, args.db, base_url=args.base_url, key_file=args.key_file)
             try:
                 start = getattr(connector, "start", None)
@@ -121,7 +129,7 @@ async def _dry_run(args: argparse.Namespace, build: Build) -> int:
 
 def _with_id(directive: StrategyDirective, *, fresh: bool) -> StrategyDirective:
     """A flatten built here gets a new id (a second flatten must run again); a file's directive without one gets
-    the id derived from its content, the same one `preview` shows, so sending the same file twice is refused."""
+    the id derived from its content, the same one `preview` shows, so the same file sent twice is not sent again."""
     if directive.directive_id is not None:
         return directive
     return directive.model_copy(update={"directive_id": new_directive_id() if fresh else directive_id_of(directive)})
