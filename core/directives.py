@@ -62,6 +62,17 @@ class SizeDirective(_Strict):
             raise ValueError(f"position_size is not accepted: {RELATIVE_SIZE_HELP}")
         return data
 
+    @field_validator("target_position_size", mode="before")
+    @classmethod
+    def _no_sign(cls, v: Any) -> Any:
+        text = v.strip() if isinstance(v, str) else ""
+        if text.startswith("+"):
+            raise ValueError(f"{text!r} has a sign; the target is the absolute size the plan ends with, not a "
+                             "change ('+0.5' would mean a position of 0.5)")
+        if text.startswith("-") and text.lstrip("-").strip("0.") != "":
+            raise ValueError("must be >= 0; a negative size is not a way to reduce: " + RELATIVE_SIZE_HELP)
+        return text[1:] if text.startswith("-") else v
+
     @field_validator("target_position_size")
     @classmethod
     def _non_negative(cls, v: Decimal) -> Decimal:

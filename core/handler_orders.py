@@ -16,7 +16,7 @@ from core.decimals import dec_str, round_down_to
 from core.ledger import Ledger, LedgerError
 from core.models import MarketRules, Order, OrderStatus, OrderType, Side, TradePlan
 from core.outcomes import CommandOutcome, OutcomeStatus
-from core.reconcile import apply_venue_order, lookup, set_status
+from core.reconcile import absence_window, apply_venue_order, lookup, set_status
 
 Emit = Callable[[CommandOutcome], None]
 NOT_EXECUTED = (ConnectorErrorKind.RATE_LIMITED, ConnectorErrorKind.UNAVAILABLE)
@@ -116,7 +116,7 @@ class OrderOps:
     # ---- place (shared by trade and protect) --------------------------------------------------------------
     async def place(self, plan_id: str, order: Order, req: OrderRequest, oc: CommandOutcome, emit: Emit) -> None:
         try:
-            self.ledger.write_ahead(plan_id, order)
+            self.ledger.write_ahead(plan_id, order, absence_window=absence_window(self.venue))
         except LedgerError as exc:
             _set(oc, emit, OutcomeStatus.FAILED, f"not sent: {exc}")
             return
@@ -133,7 +133,8 @@ class OrderOps:
         try:
             for i in range(self.attempts):
                 try:
-                    async with self.sem:
+                    async with self.sem:  # the request goes now (a retry, or after waiting here): its absence time
+                        self.ledger.sending(req.client_order_id, absence_window(self.venue))
                         vo = await self.venue.place_order(req)
                 except ConnectorError as exc:
                     last = exc.reason
@@ -238,7 +239,7 @@ class OrderOps:
             oc.detail = done
         order, req = self._new_order(c, qty, group_id)
         try:
-            self.ledger.write_ahead(c.plan_id, order)
+            self.ledger.write_ahead(c.plan_id, order, absence_window=absence_window(self.venue))
         except LedgerError as exc:
             _set(oc, emit, OutcomeStatus.FAILED, f"not sent: {exc}")
             return
@@ -315,7 +316,7 @@ class OrderOps:
                            price=new.price, stop_price=new.stop_price, time_in_force=new.time_in_force,
                            reduce_only=new.reduce_only)
         try:
-            self.ledger.write_ahead(plan_id, new)
+            self.ledger.write_ahead(plan_id, new, absence_window=absence_window(self.venue))
         except LedgerError as exc:
             _set(oc, emit, OutcomeStatus.FAILED, f"not sent: {exc}")
             return
@@ -326,6 +327,7 @@ class OrderOps:
             for i in range(self.attempts):
                 try:
                     async with self.sem:
+                        self.ledger.sending(new_coid, absence_window(self.venue))
                         vo = await self.venue.modify_order(m.symbol, old_coid, new_coid, quantity=qty,
                                                            price=m.price, stop_price=m.stop_price)
                 except ConnectorError as exc:

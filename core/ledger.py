@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -17,6 +18,7 @@ from pydantic import ValidationError
 
 from core.ledger_base import _OPEN_IN, LedgerBase, LedgerError
 from core.ledger_math import Position, apply_fill_to_position
+from core.ledger_owner import process_owner
 from core.ledger_schema import (
     ORDER_COLS,
     PLAN_COLS,
@@ -44,7 +46,13 @@ from core.models import (
     transition,
 )
 
-__all__ = ["Ledger", "LedgerError"]
+__all__ = ["DEFAULT_ABSENCE_WINDOW", "Ledger", "LedgerError"]
+
+#: Seconds after a create request during which "not found at the venue" is no proof of absence: Binance's default
+#: receive window (5 s: a request older than its timestamp + recvWindow is refused) plus a margin for clock skew.
+DEFAULT_ABSENCE_WINDOW = 6.0
+#: A send this much later than the recorded proof-of-absence time allows for is written down again.
+SENDING_SLACK = 0.25
 
 _UPDATE_ORDER = (
     "UPDATE orders SET quantity = ?, price = ?, stop_price = ?, status = ?, filled_quantity = ?, "
@@ -56,16 +64,6 @@ def _first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
     loc = ".".join(str(x) for x in err["loc"])
     return f"{loc}: {err['msg']}" if loc else str(err["msg"])
-
-
-def _duplicates(values: list[str]) -> list[str]:
-    seen: set[str] = set()
-    dups: list[str] = []
-    for v in values:
-        if v in seen and v not in dups:
-            dups.append(v)
-        seen.add(v)
-    return dups
 
 
 class Ledger(LedgerBase):
@@ -107,15 +105,7 @@ class Ledger(LedgerBase):
     def import_snapshot(self, state: LedgerState) -> None:
         """Replace plans, orders, groups, fills, markets, desk and limits with the snapshot (journal and the
         sent-directive record are kept). Versions are taken from the snapshot."""
-        problems = state.sign_errors()
-        orders = [o for p in state.plans for o in p.orders]
-        for what, values in (
-            ("order_id", [o.order_id for o in orders]),
-            ("client_order_id", [o.client_order_id for o in orders if o.client_order_id is not None]),
-            ("group_id", [g.group_id for p in state.plans for g in p.groups]),
-            ("fill_id", [f.fill_id for p in state.plans for f in p.fills]),
-        ):
-            problems += [f"duplicate {what} {v} (must be unique across all plans)" for v in _duplicates(values)]
+        problems = state.import_errors(ids=False)
         if problems:
             raise LedgerError("snapshot refused: " + "; ".join(problems))
         with self._tx() as c:
@@ -199,9 +189,13 @@ class Ledger(LedgerBase):
 
     # -- orders ---------------------------------------------------------------------------------------------------
 
-    def write_ahead(self, plan_id: str, order: Order) -> None:
+    def write_ahead(self, plan_id: str, order: Order, *, absence_window: float = DEFAULT_ABSENCE_WINDOW) -> None:
         """Record a new order BEFORE it is sent. Refuses a known order_id or client_order_id; appends the order to
-        its group's order_ids when ``order.group_id`` is set (the group must belong to the plan)."""
+        its group's order_ids when ``order.group_id`` is set (the group must belong to the plan).
+
+        With the order, in the same commit: its owner (this process's lease, see core.ledger_owner) and the time
+        after which "not found at the venue" proves it absent (now + `absence_window`, the venue's receive window
+        plus a margin), so whichever process recovers it honours the same wait."""
         with self._tx() as c:
             self._plan_row(c, plan_id, "write_ahead")
             if c.execute("SELECT 1 FROM orders WHERE order_id = ?", (order.order_id,)).fetchone():
@@ -225,7 +219,33 @@ class Ledger(LedgerBase):
                 ids = [*json.loads(g[1]), order.order_id]
                 c.execute("UPDATE exec_groups SET order_ids = ? WHERE group_id = ?", (json.dumps(ids), order.group_id))
             c.execute(f"INSERT INTO orders ({ORDER_COLS}) VALUES ({', '.join('?' * 15)})", order_params(plan_id, order))
+            if order.client_order_id is not None:
+                now = time.time()
+                due = now + max(0.0, absence_window)
+                c.execute("INSERT OR REPLACE INTO inflight (client_order_id, owner, sent_at, absent_after) "
+                          "VALUES (?, ?, ?, ?)", (order.client_order_id, process_owner(self.path), now, due))
+                self._absent_after[order.client_order_id] = due
             self._bump(c, plan_id)
+
+    def sending(self, client_order_id: str, absence_window: float = DEFAULT_ABSENCE_WINDOW) -> None:
+        """The request for this order goes now (a retry, or the first send after waiting for a slot): push its
+        proof-of-absence time to now + `absence_window`. Written only when that is later than the recorded time by
+        more than SENDING_SLACK (so the usual send right after the write-ahead costs no commit)."""
+        now = time.time()
+        due = now + max(0.0, absence_window)
+        if due <= self._absent_after.get(client_order_id, 0.0) + SENDING_SLACK:
+            return
+        with self._tx() as c:
+            c.execute("UPDATE inflight SET owner = ?, sent_at = ?, absent_after = MAX(absent_after, ?) "
+                      "WHERE client_order_id = ?", (process_owner(self.path), now, due, client_order_id))
+        self._absent_after[client_order_id] = due
+
+    def inflight(self, client_order_ids: list[str]) -> dict[str, tuple[str, float]]:
+        """Owner and proof-of-absence time of orders written ahead: client order id -> (owner, absent_after)."""
+        with self._read() as c:
+            rows = c.execute("SELECT client_order_id, owner, absent_after FROM inflight WHERE client_order_id"
+                             " IN (SELECT value FROM json_each(?))", (json.dumps(client_order_ids),)).fetchall()
+        return {r[0]: (r[1], float(r[2])) for r in rows}
 
     def update_order(
         self,

@@ -22,8 +22,10 @@ from core.ledger_schema import (
     GROUP_COLS,
     ORDER_COLS,
     PLAN_COLS,
+    REQUIRED_TABLES,
     SCHEMA,
     SCHEMA_VERSION,
+    check_file,
     desk_status,
     enc,
     fill_from_row,
@@ -41,6 +43,9 @@ from core.ledger_schema import (
     plan_from_row,
     trusted,
 )
+from core.ledger_schema import (
+    LedgerError as LedgerError,
+)
 from core.models import (
     DeskState,
     DeskStatus,
@@ -54,11 +59,6 @@ from core.models import (
     RiskLimits,
     TradePlan,
 )
-
-
-class LedgerError(Exception):
-    """A ledger operation was refused; the message names what is wrong."""
-
 
 OPEN_STATUSES = tuple(s.value for s in OrderStatus if s.is_open)
 _OPEN_IN = "(" + ",".join(f"'{s}'" for s in OPEN_STATUSES) + ")"
@@ -78,14 +78,33 @@ class LedgerBase:
         self._closed = False
         self._cache: dict[str, _Cached] = {}
         self._cache_epoch: str | None = None
+        #: client order id -> proof-of-absence time recorded by this process (see Ledger.sending)
+        self._absent_after: dict[str, float] = {}
+        existed = check_file(self.path)
         try:
             self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30.0)
+            if existed:
+                self._check_tables()
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
             self._conn.executescript(SCHEMA)
             self._check_schema_version()
         except sqlite3.DatabaseError as exc:
             raise LedgerError(f"cannot open ledger {self.path}: {exc}") from None
+
+    def _check_tables(self) -> None:
+        """An existing ledger must have every table: a damaged one (a table dropped) is refused, never re-created
+        empty and used as if valid."""
+        try:
+            names = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise LedgerError(f"ledger {self.path} is not a SQLite database ({exc})") from None
+        missing = sorted(REQUIRED_TABLES - names)
+        if missing:
+            self._conn.close()
+            raise LedgerError(f"ledger {self.path} is damaged: table {', '.join(missing)} missing (restore it from "
+                              "a backup or import a snapshot into a new file)")
 
     def _check_schema_version(self) -> None:
         with self._tx() as c:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import sqlite3
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -35,6 +37,36 @@ from core.models import (
 )
 
 SCHEMA_VERSION = 1
+
+
+class LedgerError(Exception):
+    """A ledger operation was refused; the message names what is wrong."""
+
+
+#: Tables every ledger has had since schema version 1 (newer ones are added to old ledgers on open).
+REQUIRED_TABLES = frozenset({"meta", "plans", "orders", "exec_groups", "fills", "markets", "sent_directives"})
+
+
+def check_file(path: str) -> bool:
+    """Whether the ledger file exists; refuse one that is 0 bytes or not a regular file before SQLite would quietly
+    make a new, empty ledger of it."""
+    if path in ("", ":memory:") or path.startswith("file:"):
+        return False
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise LedgerError(f"cannot open ledger {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise LedgerError(f"ledger {path} is not a regular file")
+    if st.st_size == 0:
+        raise LedgerError(f"ledger {path} is an empty file (0 bytes), not a ledger")
+    # the content is checked by SQLite itself (never by reading the file here: closing another descriptor of a
+    # database file drops this process's SQLite locks on it)
+    return True
+
+
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -93,6 +125,12 @@ CREATE TABLE IF NOT EXISTS markets (
     tick_size TEXT NOT NULL,
     step_size TEXT NOT NULL,
     min_notional TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS inflight (
+    client_order_id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    sent_at REAL NOT NULL,
+    absent_after REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS sent_directives (
     directive_id TEXT PRIMARY KEY,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from core.decimals import Dec
+from core.decimals import Dec, SignedDec
 
 
 class Side(StrEnum):
@@ -258,7 +259,7 @@ class Fill(_Strict):
     side: Side
     price: Dec
     quantity: Dec
-    fee: Dec = Decimal(0)
+    fee: SignedDec = Decimal(0)
     time: str = ""
 
 
@@ -274,9 +275,9 @@ class TradePlan(_Strict):
     symbol: str = Field(min_length=1)
     direction: Side
     status: PlanStatus = PlanStatus.ACTIVE
-    net_position: Dec = Decimal(0)
+    net_position: SignedDec = Decimal(0)
     avg_entry_price: Dec = Decimal(0)
-    realized_pnl: Dec = Decimal(0)
+    realized_pnl: SignedDec = Decimal(0)
     version: int = Field(default=1, ge=0)
     orders: list[Order] = Field(default_factory=list)
     groups: list[ExecutionGroup] = Field(default_factory=list)
@@ -321,8 +322,77 @@ class LedgerState(_Strict):
             if p.net_position * p.direction.sign < 0
         ]
 
+    def import_errors(self, *, ids: bool = True) -> list[str]:
+        """Everything a snapshot import refuses beyond the field types (one list for `ledger import` and
+        `preview --state`): wrong signs, ids repeated across plans and, with `ids`, ids outside the safe form."""
+        problems = self.sign_errors()
+        orders = [(p, o) for p in self.plans for o in p.orders]
+        for what, values in (
+            ("order_id", [o.order_id for _p, o in orders]),
+            ("client_order_id", [o.client_order_id for _p, o in orders if o.client_order_id is not None]),
+            ("group_id", [g.group_id for p in self.plans for g in p.groups]),
+            ("fill_id", [f.fill_id for p in self.plans for f in p.fills]),
+        ):
+            problems += [f"duplicate {what} {v!r} (must be unique across all plans)" for v in _duplicates(values)]
+        if ids:
+            for symbol in self.markets:
+                problems += _id_problems(f"markets.{symbol!r}", symbol, "symbol")
+            for i, p in enumerate(self.plans):
+                where = f"plans[{i}]"
+                problems += _id_problems(f"{where}.plan_id", p.plan_id, "plan_id")
+                problems += _id_problems(f"{where}.symbol", p.symbol, "symbol")
+                for j, o in enumerate(p.orders):
+                    problems += _id_problems(f"{where}.orders[{j}].order_id", o.order_id, "order_id")
+                    if o.client_order_id is not None:
+                        problems += _id_problems(f"{where}.orders[{j}].client_order_id", o.client_order_id,
+                                                 "client_order_id")
+                    if o.group_id is not None:
+                        problems += _id_problems(f"{where}.orders[{j}].group_id", o.group_id, "group_id")
+                for j, g in enumerate(p.groups):
+                    problems += _id_problems(f"{where}.groups[{j}].group_id", g.group_id, "group_id")
+                    problems += _id_problems(f"{where}.groups[{j}].directive_id", g.directive_id, "directive_id")
+                for j, f in enumerate(p.fills):
+                    problems += _id_problems(f"{where}.fills[{j}].fill_id", f.fill_id, "fill_id")
+        return problems
+
     def plan(self, plan_id: str) -> TradePlan | None:
         for p in self.plans:
             if p.plan_id == plan_id:
                 return p
         return None
+
+
+#: The safe form of an id that came from a file: these characters only, bounded length, and the DESIGN prefix.
+SAFE_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+#: Binance's rule for client order ids.
+SAFE_CLIENT_ID = re.compile(r"[.A-Za-z0-9:/_-]{1,36}")
+ID_PREFIX = {"plan_id": "TPL_", "order_id": "ORD_", "group_id": "EXG_", "directive_id": "STR_"}
+
+
+def id_problem(value: str, kind: str) -> str | None:
+    """Why `value` is not a safe id of `kind` (plan_id, order_id, group_id, directive_id, client_order_id,
+    fill_id, symbol), or None."""
+    shown = value if len(value) <= 40 else value[:40] + "..."
+    rule = SAFE_CLIENT_ID if kind == "client_order_id" else SAFE_ID
+    if rule.fullmatch(value) is None:
+        chars = "[.A-Za-z0-9:/_-], 1 to 36" if kind == "client_order_id" else "[A-Za-z0-9_.:-], 1 to 64"
+        return f"{shown!r} is not a safe id (allowed: {chars} characters)"
+    prefix = ID_PREFIX.get(kind)
+    if prefix is not None and not value.startswith(prefix):
+        return f"{shown!r} must start with {prefix}"
+    return None
+
+
+def _id_problems(where: str, value: str, kind: str) -> list[str]:
+    why = id_problem(value, kind)
+    return [] if why is None else [f"{where}: {why}"]
+
+
+def _duplicates(values: list[str]) -> list[str]:
+    seen: set[str] = set()
+    dups: list[str] = []
+    for v in values:
+        if v in seen and v not in dups:
+            dups.append(v)
+        seen.add(v)
+    return dups

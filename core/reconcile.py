@@ -13,15 +13,37 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Collection
 from decimal import Decimal
 
 from core.connector import ConnectorError, ConnectorErrorKind, IExecutionConnector, VenueOrder
 from core.decimals import dec_str, plain, round_down_to
-from core.ledger import Ledger
+from core.ledger import DEFAULT_ABSENCE_WINDOW, Ledger
+from core.ledger_owner import is_mine, owner_alive
 from core.models import Fill, InvalidTransition, Order, OrderStatus, PlanStatus, can_transition
 
 log = logging.getLogger("plandesk.reconcile")
+
+#: Longest recovery waits for orders whose proof-of-absence time has not come yet; past it they stay UNKNOWN.
+RECOVER_WAIT = 10.0
+#: Margin added to a venue's receive window (clock skew between us and the venue).
+ABSENCE_MARGIN = 1.0
+
+
+def absence_window(connector: object) -> float:
+    """Seconds during which a create request just sent may still execute, so "not found" proves nothing.
+    A connector says so with `absence_window`; a Binance-dialect one is read from its receive window; an
+    in-process venue (no network between us) needs none; anything else gets DEFAULT_ABSENCE_WINDOW."""
+    own = getattr(connector, "absence_window", None)
+    if isinstance(own, (int, float)) and not isinstance(own, bool):
+        return max(0.0, float(own))
+    recv = getattr(getattr(connector, "rest", None), "recv_window", None)
+    if isinstance(recv, int) and not isinstance(recv, bool):
+        return recv / 1000 + ABSENCE_MARGIN
+    if getattr(connector, "engine", None) is not None:
+        return 0.0
+    return DEFAULT_ABSENCE_WINDOW
 
 
 def set_status(ledger: Ledger, order_id: str, status: OrderStatus, reason: str | None = None) -> Order | None:
@@ -168,30 +190,85 @@ async def lookup(connector: IExecutionConnector, symbol: str, client_order_id: s
     return False, None
 
 
-async def recover(ledger: Ledger, connector: IExecutionConnector, *, skip: Collection[str] = ()) -> list[str]:
+async def recover(ledger: Ledger, connector: IExecutionConnector, *, skip: Collection[str] = (),
+                  max_wait: float = RECOVER_WAIT) -> list[str]:
     """Resolve orders left PENDING or UNKNOWN (a crash between write-ahead and the answer). Returns what was done.
-    `skip`: client order ids whose request is in flight in this process right now (not left behind by a crash)."""
+    `skip`: client order ids whose request is in flight in this process right now (not left behind by a crash).
+
+    Only orders whose owner process is gone are taken over (core.ledger_owner); another live process's in-flight
+    orders are left to it. An order not found before its proof-of-absence time (send time + receive window,
+    persisted at write-ahead) may still execute: recovery waits for it (at most `max_wait` seconds), and what is
+    still not provably absent then is left UNKNOWN, and said."""
     notes: list[str] = []
-    for plan_id, symbol, order in ledger.orders_with_status([OrderStatus.PENDING, OrderStatus.UNKNOWN]):
+    rows = ledger.orders_with_status([OrderStatus.PENDING, OrderStatus.UNKNOWN])
+    info = ledger.inflight([o.client_order_id for _p, _s, o in rows if o.client_order_id is not None])
+    waiting: list[tuple[str, str, Order, float]] = []
+    for plan_id, symbol, order in rows:
         coid = order.client_order_id
         if coid is None:
             set_status(ledger, order.order_id, OrderStatus.REJECTED, "no client order id; never sent")
             continue
         if coid in skip:
             continue
+        owner, absent_after = info.get(coid, ("", 0.0))
+        if owner and not is_mine(ledger.path, owner):
+            alive = owner_alive(ledger.path, owner)
+            if alive is not False:
+                how = "" if alive else " (on another host: cannot be checked from here)"
+                notes.append(f"{order.order_id} ({coid}): in flight in live process {owner}{how}; left to it")
+                continue
         answered, venue = await lookup(connector, symbol, coid)
         if not answered:
             notes.append(f"{order.order_id} ({coid}): venue did not answer; still {order.status}")
             continue
-        if venue is None:
-            set_status(ledger, order.order_id, OrderStatus.REJECTED,
-                       "recovered: not found at the venue, it was never placed")
-            notes.append(f"{order.order_id} ({coid}): never reached the venue")
-        else:
-            apply_venue_order(ledger, plan_id, order, venue)
-            notes.append(f"{order.order_id} ({coid}): recovered as {venue.status}")
-        ledger.close_if_flat(plan_id)
+        if venue is None and time.time() < absent_after:
+            waiting.append((plan_id, symbol, order, absent_after))
+            continue
+        _resolve(ledger, plan_id, order, venue, notes)
+    if waiting:
+        await _wait_for_absence(ledger, connector, waiting, max_wait, notes)
     return notes
+
+
+def _resolve(ledger: Ledger, plan_id: str, order: Order, venue: VenueOrder | None, notes: list[str]) -> None:
+    coid = order.client_order_id
+    if venue is None:
+        set_status(ledger, order.order_id, OrderStatus.REJECTED,
+                   "recovered: not found at the venue after its receive window; it was never placed")
+        notes.append(f"{order.order_id} ({coid}): never reached the venue")
+    else:
+        apply_venue_order(ledger, plan_id, order, venue)
+        notes.append(f"{order.order_id} ({coid}): recovered as {venue.status}")
+    ledger.close_if_flat(plan_id)
+
+
+async def _wait_for_absence(ledger: Ledger, connector: IExecutionConnector,
+                            waiting: list[tuple[str, str, Order, float]], max_wait: float, notes: list[str]) -> None:
+    """Look the not-yet-provably-absent orders up again until each is found or its absence time has passed."""
+    give_up = time.time() + max(0.0, max_wait)
+    pending = list(waiting)
+    while pending:
+        now = time.time()
+        still: list[tuple[str, str, Order, float]] = []
+        for plan_id, symbol, order, absent_after in pending:
+            coid = order.client_order_id or order.order_id
+            answered, venue = await lookup(connector, symbol, coid)
+            if answered and (venue is not None or now >= absent_after):
+                _resolve(ledger, plan_id, order, venue, notes)
+            else:
+                still.append((plan_id, symbol, order, absent_after))
+        pending = still
+        if not pending:
+            return
+        if time.time() >= give_up:
+            break
+        nearest = min(a for *_x, a in pending)
+        await asyncio.sleep(max(0.05, min(0.25, nearest - time.time(), give_up - time.time())))
+    for _plan_id, _symbol, order, absent_after in pending:
+        set_status(ledger, order.order_id, OrderStatus.UNKNOWN, "not found yet, but it may still execute")
+        until = time.strftime("%H:%M:%S", time.gmtime(absent_after))
+        notes.append(f"{order.order_id} ({order.client_order_id}): not found at the venue yet, but it could still "
+                     f"execute until {until} UTC; left UNKNOWN (resolved at the next sync)")
 
 
 async def sync(ledger: Ledger, connector: IExecutionConnector, *, skip: Collection[str] = ()) -> list[str]:

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from tui.inputs import EXIT_FAIL, InputError
+from tui.inputs import EXIT_FAIL, InputError, plain_text
 
 DEFAULT_DB = "plandesk.sqlite"
 SLIPPAGE_HELP = "cap of the console's closes (c, F) as a fraction (default 0.02; 0 = MARKET closes)"
@@ -90,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _dispatch(args)
     except InputError as exc:
-        print(f"plandesk: error: {exc}", file=sys.stderr)
+        print(f"plandesk: error: {plain_text(exc)}", file=sys.stderr)
         return EXIT_FAIL
     except KeyboardInterrupt:
         print("plandesk: interrupted", file=sys.stderr)
@@ -100,7 +100,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the last guard: one clear line, never a traceback
         if os.environ.get("PLANDESK_DEBUG"):
             raise
-        print(f"plandesk: error: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+        from core.ledger_schema import LedgerError
+
+        if isinstance(exc, LedgerError):  # its message says what is wrong with which ledger
+            print(f"plandesk: error: {plain_text(exc)}", file=sys.stderr)
+            return EXIT_FAIL
+        print(f"plandesk: error: {exc.__class__.__name__}: {plain_text(exc)}", file=sys.stderr)
         return EXIT_FAIL
 
 

@@ -11,17 +11,38 @@ from pathlib import Path
 from core.batch import CancelOrder, ExecuteTrade, ExecutionBatch, ModifyOrder
 from core.decimals import dec_str
 from core.directives import StrategyDirective
-from core.models import LedgerState
+from core.models import LedgerState, id_problem
 from core.worker import translate
-from tui.inputs import EXIT_ERRORS, EXIT_OK, InputError, load_model
+from tui.inputs import EXIT_ERRORS, EXIT_OK, InputError, load_model, plain_text
 
 
 def load_snapshot(path: Path) -> LedgerState:
+    """The one validation of a snapshot file, for `ledger import` and `preview --state` alike."""
     state = load_model(LedgerState, path, "snapshot")
-    sign = state.sign_errors()
-    if sign:
-        raise InputError(f"snapshot {path}: {sign[0]}")
+    problems = state.import_errors()
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise InputError(f"snapshot {path}: {problems[0]}{more}")
     return state
+
+
+def load_directive(path: Path) -> StrategyDirective:
+    """A directive file: its fields, then its ids in the safe form (plan ids as TPL_..., its id as STR_...)."""
+    directive = load_model(StrategyDirective, path, "directive")
+    problems = [f"target_plan_ids[{i}]: {why}" for i, pid in enumerate(directive.target_plan_ids)
+                if (why := id_problem(pid, "plan_id")) is not None]
+    if directive.directive_id is not None and (why := id_problem(directive.directive_id, "directive_id")):
+        problems.insert(0, f"directive_id: {why}")
+    if problems:
+        raise InputError(f"directive {path}: {problems[0]}")
+    return directive
+
+
+def clean(value: object) -> str:
+    """Text that came from data, fit for a Rich console: control characters shown escaped, markup escaped."""
+    from rich.markup import escape
+
+    return escape(plain_text(value))
 
 
 def open_ledger(db: Path, *, must_exist: bool = True):  # type: ignore[no-untyped-def]
@@ -33,7 +54,7 @@ def open_ledger(db: Path, *, must_exist: bool = True):  # type: ignore[no-untype
 
 
 def run_preview(args: argparse.Namespace) -> int:
-    directive = load_model(StrategyDirective, args.directive, "directive")
+    directive = load_directive(args.directive)
     if args.state is not None:
         state = load_snapshot(args.state)
         gc.freeze()  # a short-lived process: keep the collector off the loaded snapshot while translating
@@ -57,22 +78,23 @@ def run_preview(args: argparse.Namespace) -> int:
 def batch_table(batch: ExecutionBatch):  # type: ignore[no-untyped-def]
     from rich.table import Table
 
-    table = Table(title=f"{batch.directive_id} · {batch.scope}", title_justify="left", header_style="bold")
+    table = Table(title=f"{clean(batch.directive_id)} · {batch.scope}", title_justify="left", header_style="bold")
     for col in ("#", "action", "plan", "symbol", "side", "qty", "type", "price / stop", "tif", "reduce", "order"):
         table.add_column(col, justify="right" if col in ("#", "qty", "price / stop") else "left")
     for c in batch.commands:
         if isinstance(c, ExecuteTrade):
             px = c.price if c.price is not None else c.stop_price
-            table.add_row(str(c.seq), "[green]PLACE[/]", c.plan_id, c.symbol, c.side, dec_str(c.quantity),
-                          c.order_type, dec_str(px) if px is not None else "mkt", c.time_in_force or "",
-                          "yes" if c.reduce_only else "", c.client_order_id)
+            table.add_row(str(c.seq), "[green]PLACE[/]", clean(c.plan_id), clean(c.symbol), c.side,
+                          dec_str(c.quantity), c.order_type, dec_str(px) if px is not None else "mkt",
+                          c.time_in_force or "", "yes" if c.reduce_only else "", clean(c.client_order_id))
         elif isinstance(c, ModifyOrder):
             px = c.price if c.price is not None else c.stop_price
-            table.add_row(str(c.seq), "[yellow]MODIFY[/]", c.plan_id, c.symbol, "",
+            table.add_row(str(c.seq), "[yellow]MODIFY[/]", clean(c.plan_id), clean(c.symbol), "",
                           dec_str(c.quantity) if c.quantity is not None else "", "",
-                          dec_str(px) if px is not None else "", "", "", c.order_id)
+                          dec_str(px) if px is not None else "", "", "", clean(c.order_id))
         elif isinstance(c, CancelOrder):
-            table.add_row(str(c.seq), "[red]CANCEL[/]", c.plan_id, c.symbol, "", "", "", "", "", "", c.order_id)
+            table.add_row(str(c.seq), "[red]CANCEL[/]", clean(c.plan_id), clean(c.symbol), "", "", "", "", "", "",
+                          clean(c.order_id))
     return table
 
 
@@ -89,11 +111,11 @@ def print_batch(batch: ExecutionBatch) -> None:
     if batch.commands:
         console.print(batch_table(batch))
     elif batch.ok:
-        console.print(f"{batch.directive_id} · {batch.scope}: nothing to send")
+        console.print(f"{clean(batch.directive_id)} · {batch.scope}: nothing to send")
     for w in batch.warnings:
-        console.print(f"[yellow]warning:[/] {w}", highlight=False)
+        console.print(f"[yellow]warning:[/] {clean(w)}", highlight=False)
     for e in batch.errors:
-        console.print(f"[bold red]error:[/] {e}", highlight=False)
+        console.print(f"[bold red]error:[/] {clean(e)}", highlight=False)
     if batch.errors:
         console.print("[bold red]nothing can be sent[/]")
 
@@ -127,6 +149,7 @@ def run_journal(args: argparse.Namespace) -> int:
         if args.json:
             sys.stdout.write(e.model_dump_json() + "\n")
         else:
-            summary = e.payload.get("summary") or ""
-            print(f"{e.seq:>6}  {e.time}  {e.operator:<10} {e.kind:<12} {e.directive_id or '-':<22} {summary}")
+            summary = plain_text(e.payload.get("summary") or "")
+            print(f"{e.seq:>6}  {e.time}  {plain_text(e.operator):<10} {e.kind:<12} "
+                  f"{plain_text(e.directive_id or '-'):<22} {summary}")
     return EXIT_OK

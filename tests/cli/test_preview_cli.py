@@ -81,7 +81,7 @@ BAD_DIRECTIVES = {
     "infinity": ('{"scope": "MODIFY_EXISTING", "target_plan_ids": ["TPL_1"], '
                  '"size_directive": {"target_position_size": Infinity}}', "Infinity"),
     "nan_string": ('{"scope": "MODIFY_EXISTING", "target_plan_ids": ["TPL_1"], '
-                   '"size_directive": {"target_position_size": "NaN"}}', "finite"),
+                   '"size_directive": {"target_position_size": "NaN"}}', "not a number"),
     "huge": ('{"scope": "MODIFY_EXISTING", "target_plan_ids": ["TPL_1"], '
              '"size_directive": {"target_position_size": 1e400}}', "out of range"),
     "text_number": ('{"scope": "MODIFY_EXISTING", "target_plan_ids": ["TPL_1"], '

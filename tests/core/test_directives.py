@@ -71,6 +71,21 @@ def test_position_size_refused_even_next_to_target_position_size() -> None:
         SizeDirective.model_validate({"target_position_size": "1", "position_size": "0.5"})
 
 
+@pytest.mark.parametrize("bad", ["+0.5", "+0", " +1"])
+def test_plus_sign_is_not_a_relative_target(bad: str) -> None:
+    """'+0.5' once opened a position of 0.5 on a plan of 0.001: a sign is refused, naming the field."""
+    with pytest.raises(ValidationError) as info:
+        SizeDirective.model_validate({"target_position_size": bad})
+    assert "target_position_size" in str(info.value) and "has a sign" in str(info.value)
+
+
+@pytest.mark.parametrize("bad", ["0.00_2", "1_000", "0,5", "1e1000000", "0x10", "1e-1000000"])
+def test_target_follows_the_typed_number_grammar(bad: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        SizeDirective.model_validate({"target_position_size": bad})
+    assert "target_position_size" in str(info.value)
+
+
 @pytest.mark.parametrize("bad", ["-0.75", -1, "-0"])
 def test_negative_target_refused(bad: object) -> None:
     if bad == "-0":
@@ -94,9 +109,9 @@ def test_target_size_is_required() -> None:
 
 @pytest.mark.parametrize("bad", ["-0.1", "1.1"])
 def test_aggressiveness_and_urgency_are_fractions(bad: str) -> None:
-    with pytest.raises(ValidationError, match="between 0 and 1"):
+    with pytest.raises(ValidationError, match="between 0 and 1|has a sign"):
         SizeDirective.model_validate({"target_position_size": "1", "aggressiveness": bad})
-    with pytest.raises(ValidationError, match="between 0 and 1"):
+    with pytest.raises(ValidationError, match="between 0 and 1|has a sign"):
         ExecutionDirective.model_validate({"execution_urgency": bad})
 
 
@@ -109,7 +124,7 @@ def test_entry_directive_rules() -> None:
         EntryDirective.model_validate({"order_type": "MARKET", "limit_price": "100"})
     with pytest.raises(ValidationError, match="entries are MARKET or LIMIT"):
         EntryDirective.model_validate({"order_type": "STOP_MARKET"})
-    with pytest.raises(ValidationError, match="greater than 0"):
+    with pytest.raises(ValidationError, match="greater than 0|has a sign"):
         EntryDirective.model_validate({"order_type": "LIMIT", "limit_price": "0"})
     with pytest.raises(ValidationError):
         EntryDirective.model_validate({"direction": "LONG"})
@@ -123,16 +138,16 @@ def test_exit_directive_rules() -> None:
     with pytest.raises(ValidationError, match="not both"):
         ExitDirective.model_validate({"stop_loss_tolerance": "0.01", "stop_loss_price": "100"})
     for bad in ("0", "1", "-0.01", "1.5"):
-        with pytest.raises(ValidationError, match="fraction between 0 and 1"):
+        with pytest.raises(ValidationError, match="fraction between 0 and 1|has a sign"):
             ExitDirective.model_validate({"stop_loss_tolerance": bad})
-    with pytest.raises(ValidationError, match="greater than 0"):
+    with pytest.raises(ValidationError, match="greater than 0|has a sign"):
         ExitDirective.model_validate({"take_profit_price": "-1"})
     assert ExitDirective.model_validate({"take_profit_price": "1"}).allow_loosen is False
 
 
 @pytest.mark.parametrize("bad", ["0", "1", "-0.05"])
 def test_slippage_cap_is_a_fraction(bad: str) -> None:
-    with pytest.raises(ValidationError, match="fraction between 0 and 1"):
+    with pytest.raises(ValidationError, match="fraction between 0 and 1|has a sign"):
         ExecutionDirective.model_validate({"max_total_slippage_pct": bad})
 
 

@@ -153,7 +153,7 @@ def test_import_refuses_wrong_sign_and_duplicates(ledger: Ledger) -> None:
         TradePlan(plan_id="A", symbol="X", direction=Side.BUY, orders=[o]),
         TradePlan(plan_id="B", symbol="X", direction=Side.BUY, orders=[o]),
     ])
-    with pytest.raises(LedgerError, match="duplicate order_id ORD_1.*duplicate client_order_id pd-same"):
+    with pytest.raises(LedgerError, match="duplicate order_id 'ORD_1'.*duplicate client_order_id 'pd-same'"):
         ledger.import_snapshot(dup)
     assert ledger.plan_ids() == []  # nothing half-imported
 
@@ -532,7 +532,7 @@ def test_persistence_close_and_reopen(tmp_path: Path) -> None:
 def test_not_a_ledger_file_is_a_clear_error(tmp_path: Path) -> None:
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(LedgerError, match="cannot open ledger"):
+    with pytest.raises(LedgerError, match="not a SQLite database"):
         Ledger(junk)
 
 

@@ -55,8 +55,10 @@ def test_parse_decimal_accepts(raw: object, want: Decimal) -> None:
 
 
 @pytest.mark.parametrize(("raw", "msg"), [
-    ("NaN", "finite"), ("Infinity", "finite"), (float("nan"), "finite"), (float("inf"), "finite"),
-    ("1e400", "out of range"), ("1e15", "out of range"), ("abc", "decimal number"), ("", "empty string"),
+    ("NaN", "not a number"), ("Infinity", "not a number"), (float("nan"), "finite"), (float("inf"), "finite"),
+    ("1e400", "out of range"), ("1e15", "out of range"), ("abc", "not a number"), ("", "required"),
+    ("+0.5", "sign"), ("-1", "sign"), ("0.00_2", "underscore"), ("1_000", "underscore"), ("0,5", "comma"),
+    (Decimal("1e1000000"), "out of range"),
     (True, "boolean"), (None, "NoneType"), ([1], "list"), ("1e-19", "decimal places"),
 ])
 def test_parse_decimal_refuses(raw: object, msg: str) -> None:

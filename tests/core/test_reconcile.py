@@ -149,3 +149,47 @@ async def test_apply_cancelled_applies_a_cancel_all_answer_in_one_go() -> None:
     assert len(done) == 2 and strangers == ["stranger"]
     assert desk.open("TPL_1") == []
     assert desk.venue_open() == []
+
+
+async def test_recover_waits_out_the_persisted_receive_window_then_says_never_placed() -> None:
+    desk = await make_desk()
+    await open_plan(desk, stop=None)
+    desk.ledger.write_ahead("TPL_1", limit_order("c-late"), absence_window=0.4)  # never reached the venue
+    notes = await recover(desk.ledger, desk.conn, max_wait=5.0)
+    assert status_of(desk, "ORD_c-late") is OrderStatus.REJECTED
+    assert any("never reached the venue" in n for n in notes)
+
+
+async def test_recover_leaves_an_order_unknown_while_it_could_still_execute() -> None:
+    """A crash left an order PENDING that the venue does not show yet, but its receive window is still open: it is
+    not called REJECTED (it may execute a moment later); past the bounded wait it stays UNKNOWN, said plainly."""
+    desk = await make_desk()
+    await open_plan(desk, stop=None)
+    desk.ledger.write_ahead("TPL_1", limit_order("c-held"), absence_window=60.0)
+    notes = await recover(desk.ledger, desk.conn, max_wait=0.2)
+    assert status_of(desk, "ORD_c-held") is OrderStatus.UNKNOWN
+    assert any("could still execute until" in n and "left UNKNOWN" in n for n in notes), notes
+    # the venue then shows it (the held request executed): the next recovery applies it
+    await desk.conn.place_order(OrderRequest(symbol=BTC, side=Side.BUY, order_type=OrderType.LIMIT, quantity=D(1),
+                                             client_order_id="c-held", price=D("99000"),
+                                             time_in_force=TimeInForce.GTC))
+    await recover(desk.ledger, desk.conn, max_wait=0.2)
+    assert status_of(desk, "ORD_c-held") is OrderStatus.OPEN
+    assert_consistent(desk)
+
+
+async def test_recover_leaves_a_live_foreign_owners_order_alone() -> None:
+    desk = await make_desk()
+    await open_plan(desk, stop=None)
+    desk.ledger.write_ahead("TPL_1", limit_order("c-theirs"))
+    with desk.ledger.transaction():  # as if another process on another host wrote it ahead
+        desk.ledger._conn.execute("UPDATE inflight SET owner = 'elsewhere:1:1' WHERE client_order_id = 'c-theirs'")
+    notes = await recover(desk.ledger, desk.conn, max_wait=0.2)
+    assert status_of(desk, "ORD_c-theirs") is OrderStatus.PENDING
+    assert any("c-theirs" in n and "left to it" in n for n in notes)
+
+
+def status_of(desk: Desk, order_id: str) -> OrderStatus:
+    found = desk.ledger.get_order(order_id)
+    assert found is not None
+    return found[1].status
