@@ -16,16 +16,12 @@ from core.decimals import parse_decimal
 from core.directives import ExecutionDirective, Scope, StrategyDirective
 from core.journal import journal_preview
 from core.models import PlanStatus
-from core.outcomes import CommandOutcome, ExecutionReport, OutcomeStatus
 from core.worker import translate
-from tui.cli_preview import make_console, print_batch
+from tui.cli_preview import print_batch
+from tui.cli_report import print_outcome as _print_outcome
+from tui.cli_report import print_report as _print_report
 from tui.inputs import EXIT_ERRORS, EXIT_FAIL, EXIT_OK, InputError, describe_validation, load_model
 from tui.runtime import Runtime, is_new_paper_account, make_connector, open_runtime
-
-STATUS_STYLE = {
-    OutcomeStatus.ACKNOWLEDGED: "green", OutcomeStatus.RESOLVED: "cyan", OutcomeStatus.SKIPPED: "dim",
-    OutcomeStatus.REJECTED: "bold red", OutcomeStatus.FAILED: "bold red", OutcomeStatus.UNKNOWN: "yellow",
-}
 
 
 def new_directive_id() -> str:
@@ -39,31 +35,6 @@ def _confirm(prompt: str) -> bool:
         return input(f"{prompt} [y/N] ").strip().lower() in ("y", "yes")
     except EOFError:
         return False
-
-
-def _print_outcome(oc: CommandOutcome) -> None:
-    if not oc.status.is_final:
-        return
-    style = STATUS_STYLE.get(oc.status, "")
-    make_console().print(
-        f"  #{oc.seq:<4} r{oc.round} {oc.action:<13} {oc.plan_id:<10} {oc.symbol:<9} "
-        f"[{style}]{oc.status:<12}[/] {oc.detail}"
-    )
-
-
-def _print_report(report: ExecutionReport) -> None:
-    console = make_console()
-    if report.refused:
-        console.print(f"[bold red]not sent:[/] {report.refused}")
-        return
-    if report.halted:
-        console.print("[bold red]desk HALTED[/] (flatten-all): nothing that adds exposure can be sent")
-    for note in report.notes:
-        console.print(f"[yellow]note:[/] {note}")
-    for line in report.still_open:
-        console.print(f"[bold red]STILL OPEN:[/] {line}")
-    colour = "green" if report.ok else "bold red"
-    console.print(f"[{colour}]{report.summary()}[/]")
 
 
 async def _execute(args: argparse.Namespace, build: object, *, halt: bool, dry_run: bool = False) -> int:

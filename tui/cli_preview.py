@@ -13,6 +13,7 @@ from core.decimals import dec_str
 from core.directives import StrategyDirective
 from core.models import LedgerState
 from core.worker import translate
+from tui.cli_report import BIG_BATCH, batch_summary_lines
 from tui.inputs import EXIT_ERRORS, EXIT_OK, InputError, load_model
 
 
@@ -86,7 +87,10 @@ def make_console():  # type: ignore[no-untyped-def]
 
 def print_batch(batch: ExecutionBatch) -> None:
     console = make_console()
-    if batch.commands:
+    if len(batch.commands) > BIG_BATCH:  # a desk-scale batch: a summary, not a 20,000-row table before the prompt
+        for line in batch_summary_lines(batch):
+            console.print(line)
+    elif batch.commands:
         console.print(batch_table(batch))
     elif batch.ok:
         console.print(f"{batch.directive_id} · {batch.scope}: nothing to send")
