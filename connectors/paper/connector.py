@@ -4,7 +4,8 @@ Every call awaits `latency` seconds (concurrent calls overlap, as on a real venu
 acts on the engine. With a state file (`PaperConnector.open`, or `state_path`) every call goes through the account's
 PaperStore: a mutating call writes what it changed in one SQLite transaction, under the store's writer lock, after
 taking in what other processes wrote; a read first takes in what they wrote. So consecutive and concurrent processes
-see one account, and the cost of a call does not grow with the account's history. With `tick_interval`, `start()` runs the live price walk."""
+see one account, and the cost of a call does not grow with the account's history.
+With `tick_interval`, `start()` runs the live price walk."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from core.connector import (
     VenueOrder,
 )
 from core.models import MarketRules
+from core.pacing import VenueLimits
 
 T = TypeVar("T")
 _CLOSED = object()
@@ -81,6 +83,8 @@ class PaperConnector:
         self._ticker: asyncio.Task[None] | None = None
         self._closed = False
         self._unsubscribe = engine.subscribe(self._on_event)
+        #: The account's rate limits (None: the paper venue does not limit); the handler paces to them.
+        self.limits: VenueLimits | None = None
 
     @classmethod
     def open(
@@ -148,6 +152,9 @@ class PaperConnector:
             else:
                 with self.store.write(self.engine):
                     self.engine.tick(self._clock())
+
+    def rate_limits(self) -> VenueLimits | None:
+        return self.limits
 
     # ------------------------------------------------------------------------------------------- the port
 
@@ -250,6 +257,9 @@ class PaperConnector:
         fault = self.faults.take(op, *keys)
         if fault == "reject":
             raise ConnectorError(ConnectorErrorKind.REJECTED, "Order rejected (injected fault).", code=-2010)
+        if fault == "rate_limited":
+            raise ConnectorError(ConnectorErrorKind.RATE_LIMITED, "Too many requests (injected 429).", code=-1003,
+                                 retry_after=self.faults.retry_after)
         if fault == "unavailable":
             raise ConnectorError(ConnectorErrorKind.UNAVAILABLE, "paper venue unavailable (injected fault)")
         if fault == "timeout_before":

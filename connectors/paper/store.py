@@ -287,7 +287,8 @@ class PaperStore:
         rng = engine._rng.getstate()
         if rng != self._rng:
             version, internal, gauss_next = rng
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('rng', ?)", (_dumps([version, list(internal), gauss_next]),))
+            text = _dumps([version, list(internal), gauss_next])
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('rng', ?)", (text,))
             self._rng = rng
         db.execute("INSERT OR REPLACE INTO meta VALUES ('scalars', ?)", (_dumps(_scalars(engine)),))
         db.execute("INSERT OR REPLACE INTO meta VALUES ('seq', ?)", (str(self.seq),))
