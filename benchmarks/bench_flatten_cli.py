@@ -69,12 +69,14 @@ def cli_flatten(plans: int) -> float:
         r = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=900)
         wall = time.perf_counter() - t0
         if r.returncode != 0:
-            raise SystemExit(f"flatten of {plans} plans failed ({r.returncode}):\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
+            tail = f"{r.stdout[-2000:]}\n{r.stderr[-2000:]}"
+            raise SystemExit(f"flatten of {plans} plans failed ({r.returncode}):\n{tail}")
         engine = load_engine(Path(str(db) + ".paper.json"))
         assert not engine.open_orders(), "open orders left at the venue"
         assert all(q == 0 for q in engine.positions().values()), engine.positions()
         lines = len(r.stdout.splitlines())
-        print(f"  CLI flatten {plans:>6} plans: {wall:7.2f} s   ({wall / plans * 1000:.2f} ms/plan, {lines} lines printed)")
+        per = wall / plans * 1000
+        print(f"  CLI flatten {plans:>6} plans: {wall:7.2f} s   ({per:.2f} ms/plan, {lines} lines printed)")
         return wall
 
 

@@ -16,7 +16,9 @@ from core.decimals import parse_decimal
 from core.directives import ExecutionDirective, Scope, StrategyDirective
 from core.journal import journal_preview
 from core.models import PlanStatus
+from core.pacing import limits_of
 from core.worker import translate
+from tui import cli_report
 from tui.cli_preview import print_batch
 from tui.cli_report import print_outcome as _print_outcome
 from tui.cli_report import print_report as _print_report
@@ -87,6 +89,7 @@ def run_flatten(args: argparse.Namespace) -> int:
         raise InputError("no terminal to confirm on: pass --yes to send (or --dry-run to only preview)")
 
     def build(rt: Runtime) -> StrategyDirective:
+        cli_report.venue_limits = limits_of(rt.connector)  # the preview's duration at the venue's rate limit
         ids = rt.ledger.plan_ids(PlanStatus.ACTIVE) if args.all else list(args.plan)
         if not ids:
             raise InputError("no active plans to flatten")

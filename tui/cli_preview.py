@@ -13,7 +13,7 @@ from core.decimals import dec_str
 from core.directives import StrategyDirective
 from core.models import LedgerState
 from core.worker import translate
-from tui.cli_report import BIG_BATCH, batch_summary_lines
+from tui.cli_report import BIG_BATCH, batch_summary_lines, pacing_line
 from tui.inputs import EXIT_ERRORS, EXIT_OK, InputError, load_model
 
 
@@ -94,6 +94,8 @@ def print_batch(batch: ExecutionBatch) -> None:
         console.print(batch_table(batch))
     elif batch.ok:
         console.print(f"{batch.directive_id} · {batch.scope}: nothing to send")
+    if (pacing := pacing_line(batch)) is not None:
+        console.print(pacing)
     for w in batch.warnings:
         console.print(f"[yellow]warning:[/] {w}", highlight=False)
     for e in batch.errors:

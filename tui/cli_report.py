@@ -13,7 +13,9 @@ from typing import Any
 from rich.markup import escape
 
 from core.batch import CancelOrder, ExecuteTrade, ExecutionBatch, ModifyOrder
+from core.directives import Scope
 from core.outcomes import CommandOutcome, ExecutionReport, OutcomeStatus
+from core.pacing import VenueLimits, close_forms_line, plan_pacing
 
 #: good outcomes printed one line each before the rest are only counted
 SHOW_GOOD = 40
@@ -26,6 +28,8 @@ STATUS_STYLE = {
     OutcomeStatus.ACKNOWLEDGED: "green", OutcomeStatus.RESOLVED: "cyan", OutcomeStatus.SKIPPED: "dim",
     OutcomeStatus.REJECTED: "bold red", OutcomeStatus.FAILED: "bold red", OutcomeStatus.UNKNOWN: "yellow",
 }
+#: the venue's rate limits for the preview's duration line (set by the command once it holds a connector)
+venue_limits: VenueLimits | None = None
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
@@ -128,3 +132,20 @@ def batch_summary_lines(batch: ExecutionBatch) -> list[str]:
         "or the preview with --json)[/]"
     )
     return lines
+
+
+def pacing_line(batch: ExecutionBatch, limits: VenueLimits | None = None) -> str | None:
+    """The preview's expected duration at the venue's rate limit; for a flatten both forms of the closes (one per
+    plan as sent, or one netted close per symbol as core.netting would allocate it)."""
+    limits = limits if limits is not None else venue_limits
+    trades = [c for c in batch.commands if isinstance(c, ExecuteTrade)]
+    if not batch.commands:
+        return None
+    cancels = sum(1 for c in batch.commands if isinstance(c, CancelOrder))
+    if batch.scope is Scope.CLOSE_EXISTING and trades:
+        symbols = len({c.symbol for c in trades})
+        forms = close_forms_line(limits, per_plan_closes=len(trades), cancels=cancels, symbols=symbols)
+        return f"closes: {forms} [dim](sent per plan: netted sending is not wired yet)[/]"
+    plan = plan_pacing(limits, orders=len(trades), requests=len(batch.commands))
+    where = "at the rate limit" if limits is not None and limits.orders is not None else "(no venue rate limit)"
+    return f"expected: {len(batch.commands)} requests, {plan.text()} {where}"

@@ -20,6 +20,7 @@ def test_a_big_flatten_prints_a_summary_not_every_row(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stdout + r.stderr
     out = r.stdout
     assert "commands for 60 plans" in out  # the preview, summarised
+    assert "closes: per plan: 60 closes, " in out and "netted: 3 closes, ~1 round trip" in out
     assert "more good outcomes not shown; `plandesk journal --directive" in out
     assert "outcomes: " in out and "ACKNOWLEDGED" in out
     assert len(out.splitlines()) < cli_report.SHOW_GOOD + 30
@@ -55,3 +56,18 @@ def test_data_is_printed_escaped_and_without_control_characters(capsys: pytest.C
     assert "TPL_[/]?[31mred[bold]" in out
     assert "UNPROTECTED:" in out and "differs from the preview:" in out and "STILL OPEN:" in out
     assert "filled 0.01 @ 100.5 (slippage 0.120% vs the mark at preview)" in out
+
+
+def test_the_preview_line_gives_the_duration_at_the_rate_limit() -> None:
+    from core.batch import ExecuteTrade, ExecutionBatch
+    from core.directives import Scope
+    from core.models import OrderRole, OrderType, Side
+    from core.pacing import BINANCE_SPOT
+
+    trades = [ExecuteTrade(seq=i, plan_id=f"TPL_{i}", symbol=("BTCUSDT", "ETHUSDT")[i % 2], side=Side.SELL,
+                           order_type=OrderType.MARKET, quantity=Decimal("0.01"), client_order_id=f"c{i}",
+                           reduce_only=True, role=OrderRole.EXIT) for i in range(1000)]
+    batch = ExecutionBatch(directive_id="STR_X", scope=Scope.CLOSE_EXISTING, commands=trades)
+    line = cli_report.pacing_line(batch, BINANCE_SPOT)
+    assert line is not None
+    assert line.startswith("closes: per plan: 1000 closes, ~110 s at the rate limit; netted: 2 closes, ~1 round trip")

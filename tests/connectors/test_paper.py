@@ -10,7 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from connectors.paper import DEFAULT_MARKETS, PaperConfig, PaperConnector, PaperEngine, PaperNotFound, PaperReject, load_engine
+from connectors.paper import (
+    DEFAULT_MARKETS,
+    PaperConfig,
+    PaperConnector,
+    PaperEngine,
+    PaperNotFound,
+    PaperReject,
+    load_engine,
+)
 from core.connector import (
     ConnectorError,
     ConnectorErrorKind,
