@@ -43,6 +43,7 @@ from core.models import (
     TradePlan,
 )
 from core.outcomes import CommandOutcome, ExecutionReport, OutcomeStatus, round_entry
+from core.pacing import PacedGate, limits_of
 from core.reconcile import apply_cancelled, describe_open, not_done, sync
 from core.worker import translate
 
@@ -110,7 +111,7 @@ class ExecutionHandler:
         self.ops = OrderOps(
             ledger,
             connector,
-            asyncio.Semaphore(max_in_flight),
+            PacedGate(max_in_flight, limits_of(connector)),  # in-flight bound, the venue's rate limit, 429 pause
             attempts=retry_attempts,
             delay=retry_delay,
             fill_timeout=fill_timeout,

@@ -16,6 +16,7 @@ from core.decimals import dec_str, round_down_to
 from core.ledger import Ledger, LedgerError
 from core.models import MarketRules, Order, OrderStatus, OrderType, Side, TradePlan
 from core.outcomes import CommandOutcome, OutcomeStatus
+from core.pacing import PacedGate
 from core.reconcile import absence_window, apply_venue_order, lookup, set_status
 
 Emit = Callable[[CommandOutcome], None]
@@ -37,7 +38,7 @@ class OrderOps:
         self,
         ledger: Ledger,
         connector: IExecutionConnector,
-        sem: asyncio.Semaphore,
+        sem: PacedGate,
         *,
         attempts: int,
         delay: float,
@@ -133,7 +134,8 @@ class OrderOps:
         try:
             for i in range(self.attempts):
                 try:
-                    async with self.sem:  # the request goes now (a retry, or after waiting here): its absence time
+                    async with self.sem.order():  # paced to the venue's order limit; the request goes now (a
+                        # retry, or after waiting here): its proof-of-absence time starts now
                         self.ledger.sending(req.client_order_id, absence_window(self.venue))
                         vo = await self.venue.place_order(req)
                 except ConnectorError as exc:

@@ -18,16 +18,14 @@ from core.directives import ExecutionDirective, Scope, StrategyDirective
 from core.journal import journal_preview
 from core.ledger import Ledger
 from core.models import DeskStatus, PlanStatus
-from core.outcomes import CommandOutcome, ExecutionReport, OutcomeStatus
+from core.pacing import limits_of
 from core.worker import directive_id_of, translate
-from tui.cli_preview import load_directive, make_console, open_ledger, print_batch
+from tui import cli_report
+from tui.cli_preview import load_directive, open_ledger, print_batch
+from tui.cli_report import print_outcome as _print_outcome
+from tui.cli_report import print_report as _print_report
 from tui.inputs import EXIT_ERRORS, EXIT_FAIL, EXIT_OK, InputError, describe_validation
 from tui.runtime import Runtime, is_new_paper_account, make_connector, open_runtime, paper_state_path
-
-STATUS_STYLE = {
-    OutcomeStatus.ACKNOWLEDGED: "green", OutcomeStatus.RESOLVED: "cyan", OutcomeStatus.SKIPPED: "dim",
-    OutcomeStatus.REJECTED: "bold red", OutcomeStatus.FAILED: "bold red", OutcomeStatus.UNKNOWN: "yellow",
-}
 
 
 def new_directive_id() -> str:
@@ -41,31 +39,6 @@ def _confirm(prompt: str) -> bool:
         return input(f"{prompt} [y/N] ").strip().lower() in ("y", "yes")
     except EOFError:
         return False
-
-
-def _print_outcome(oc: CommandOutcome) -> None:
-    if not oc.status.is_final:
-        return
-    style = STATUS_STYLE.get(oc.status, "")
-    make_console().print(
-        f"  #{oc.seq:<4} r{oc.round} {oc.action:<13} {oc.plan_id:<10} {oc.symbol:<9} "
-        f"[{style}]{oc.status:<12}[/] {oc.detail}"
-    )
-
-
-def _print_report(report: ExecutionReport) -> None:
-    console = make_console()
-    if report.refused:
-        console.print(f"[bold red]not sent:[/] {report.refused}")
-        return
-    if report.halted:
-        console.print("[bold red]desk HALTED[/] (flatten-all): nothing that adds exposure can be sent")
-    for note in report.notes:
-        console.print(f"[yellow]note:[/] {note}")
-    for line in report.still_open:
-        console.print(f"[bold red]STILL OPEN:[/] {line}")
-    colour = "green" if report.ok else "bold red"
-    console.print(f"[{colour}]{report.summary()}[/]")
 
 
 Build = Callable[[Ledger], StrategyDirective]
@@ -144,6 +117,7 @@ async def _execute(args: argparse.Namespace, build: Build, *, halt: bool, dry_ru
         _halt_first(db)
     adopt = args.connector == "paper" and is_new_paper_account(db)
     connector = make_connector(args.connector, db, base_url=args.base_url, key_file=args.key_file)
+    cli_report.venue_limits = limits_of(connector)  # the preview's duration at the venue's rate limit
     rt: Runtime = await open_runtime(db, connector, adopt=adopt)
     try:
         directive = _with_id(build(rt.ledger), fresh=args.command == "flatten")

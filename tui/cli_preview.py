@@ -13,6 +13,7 @@ from core.decimals import dec_str
 from core.directives import StrategyDirective
 from core.models import LedgerState, id_problem
 from core.worker import translate
+from tui.cli_report import BIG_BATCH, batch_summary_lines, pacing_line
 from tui.inputs import EXIT_ERRORS, EXIT_OK, InputError, load_model, plain_text
 
 
@@ -108,10 +109,15 @@ def make_console():  # type: ignore[no-untyped-def]
 
 def print_batch(batch: ExecutionBatch) -> None:
     console = make_console()
-    if batch.commands:
+    if len(batch.commands) > BIG_BATCH:  # a desk-scale batch: a summary, not a 20,000-row table before the prompt
+        for line in batch_summary_lines(batch):
+            console.print(line)
+    elif batch.commands:
         console.print(batch_table(batch))
     elif batch.ok:
         console.print(f"{clean(batch.directive_id)} · {batch.scope}: nothing to send")
+    if (pacing := pacing_line(batch)) is not None:
+        console.print(pacing)
     for w in batch.warnings:
         console.print(f"[yellow]warning:[/] {clean(w)}", highlight=False)
     for e in batch.errors:

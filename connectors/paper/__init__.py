@@ -6,6 +6,7 @@ from connectors.paper.faults import FaultInjector
 from connectors.paper.markets import DEFAULT_MARKETS
 from connectors.paper.orders import QUOTE_ASSET, PaperConfig, PaperNotFound, PaperOrder, PaperReject, Trade
 from connectors.paper.state import load_engine, save_engine
+from connectors.paper.store import PaperStateError, PaperStore
 
 __all__ = [
     "DEFAULT_MARKETS",
@@ -17,6 +18,8 @@ __all__ = [
     "PaperNotFound",
     "PaperOrder",
     "PaperReject",
+    "PaperStateError",
+    "PaperStore",
     "Trade",
     "load_engine",
     "save_engine",

@@ -1,8 +1,11 @@
 """PaperConnector: the IExecutionConnector port over the in-process PaperEngine (the default connector).
 
 Every call awaits `latency` seconds (concurrent calls overlap, as on a real venue), consults the fault injector, then
-acts on the engine. With `state_path` the venue state is saved atomically after every mutating call, so consecutive
-processes see the same account (`PaperConnector.open`). With `tick_interval`, `start()` runs the live price walk."""
+acts on the engine. With a state file (`PaperConnector.open`, or `state_path`) every call goes through the account's
+PaperStore: a mutating call writes what it changed in one SQLite transaction, under the store's writer lock, after
+taking in what other processes wrote; a read first takes in what they wrote. So consecutive and concurrent processes
+see one account, and the cost of a call does not grow with the account's history.
+With `tick_interval`, `start()` runs the live price walk."""
 
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from connectors.paper.engine import PaperEngine
 from connectors.paper.faults import FaultInjector
 from connectors.paper.markets import DEFAULT_MARKETS
 from connectors.paper.orders import PaperConfig, PaperNotFound, PaperReject
-from connectors.paper.state import load_engine, save_engine
+from connectors.paper.store import PaperStore
 from core.connector import (
     Capabilities,
     ConnectorError,
@@ -30,6 +33,7 @@ from core.connector import (
     VenueOrder,
 )
 from core.models import MarketRules
+from core.pacing import VenueLimits
 
 T = TypeVar("T")
 _CLOSED = object()
@@ -63,10 +67,15 @@ class PaperConnector:
         state_path: Path | None = None,
         tick_interval: float | None = None,
         clock: Callable[[], float] = time.time,
+        store: PaperStore | None = None,
     ) -> None:
+        """`state_path` without `store`: `engine` replaces whatever account is stored there."""
         self.engine = engine
         self.latency = latency
-        self.state_path = Path(state_path) if state_path is not None else None
+        self.state_path = Path(state_path) if state_path is not None else (store.path if store else None)
+        if store is None and self.state_path is not None:
+            store = PaperStore.replace(self.state_path, engine)
+        self.store = store
         self.tick_interval = tick_interval
         self.faults = FaultInjector()
         self._clock = clock
@@ -74,6 +83,8 @@ class PaperConnector:
         self._ticker: asyncio.Task[None] | None = None
         self._closed = False
         self._unsubscribe = engine.subscribe(self._on_event)
+        #: The account's rate limits (None: the paper venue does not limit); the handler paces to them.
+        self.limits: VenueLimits | None = None
 
     @classmethod
     def open(
@@ -86,15 +97,14 @@ class PaperConnector:
         """The account stored at `state_path` if the file exists (markets it lacks are added; its own config wins),
         else a new one on `markets` (default: DEFAULT_MARKETS()) with `config`, saved at once."""
         path = Path(state_path)
-        if path.exists():
-            engine = load_engine(path)
-            for symbol, rules in (markets or {}).items():
-                if symbol not in engine.markets:
+        fresh = PaperEngine(markets if markets is not None else DEFAULT_MARKETS(), config)
+        store, engine = PaperStore.open_or_create(path, fresh)
+        conn = cls(engine, state_path=path, store=store, **kw)
+        missing = {s: r for s, r in (markets or {}).items() if s not in engine.markets}
+        if missing:
+            with store.write(engine):
+                for symbol, rules in missing.items():
                     engine.add_market(symbol, rules)
-        else:
-            engine = PaperEngine(markets if markets is not None else DEFAULT_MARKETS(), config)
-        conn = cls(engine, state_path=path, **kw)
-        conn.save()
         return conn
 
     # ------------------------------------------------------------------------------------------- lifecycle
@@ -116,6 +126,8 @@ class PaperConnector:
             self._ticker = None
         self._unsubscribe()
         self.save()
+        if self.store is not None:
+            self.store.close()
         for sub in list(self._subs):
             sub.deliver(_CLOSED)
 
@@ -127,14 +139,22 @@ class PaperConnector:
         await self.close()
 
     def save(self) -> None:
-        if self.state_path is not None:
-            save_engine(self.engine, self.state_path)
+        """Write what changed outside a venue call (a test moving a mark on the engine directly)."""
+        if self.store is not None and not self.store.closed:
+            with self.store.write(self.engine):
+                pass
 
     async def _tick_loop(self, interval: float) -> None:
         while True:
             await asyncio.sleep(interval)
-            self.engine.tick(self._clock())
-            self.save()
+            if self.store is None:
+                self.engine.tick(self._clock())
+            else:
+                with self.store.write(self.engine):
+                    self.engine.tick(self._clock())
+
+    def rate_limits(self) -> VenueLimits | None:
+        return self.limits
 
     # ------------------------------------------------------------------------------------------- the port
 
@@ -237,18 +257,26 @@ class PaperConnector:
         fault = self.faults.take(op, *keys)
         if fault == "reject":
             raise ConnectorError(ConnectorErrorKind.REJECTED, "Order rejected (injected fault).", code=-2010)
+        if fault == "rate_limited":
+            raise ConnectorError(ConnectorErrorKind.RATE_LIMITED, "Too many requests (injected 429).", code=-1003,
+                                 retry_after=self.faults.retry_after)
         if fault == "unavailable":
             raise ConnectorError(ConnectorErrorKind.UNAVAILABLE, "paper venue unavailable (injected fault)")
         if fault == "timeout_before":
             raise ConnectorError(ConnectorErrorKind.UNKNOWN_OUTCOME, "request timed out (injected fault)")
         try:
-            result = act(self._clock())
+            if self.store is None:
+                result = act(self._clock())
+            elif mutating:
+                with self.store.write(self.engine):
+                    result = act(self._clock())
+            else:
+                self.store.refresh(self.engine)
+                result = act(self._clock())
         except PaperReject as e:
             raise ConnectorError(ConnectorErrorKind.REJECTED, e.reason, code=e.code) from None
         except PaperNotFound as e:
             raise ConnectorError(ConnectorErrorKind.NOT_FOUND, e.reason, code=e.code) from None
-        if mutating:
-            self.save()
         if fault == "timeout_after":
             raise ConnectorError(ConnectorErrorKind.UNKNOWN_OUTCOME, "response lost after execution (injected fault)")
         return result

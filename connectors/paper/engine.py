@@ -42,6 +42,8 @@ class PaperEngine:
         self._next_trade_id = 1
         self._subscribers: list[Callable[[ConnectorEvent], None]] = []
         self._lock = threading.RLock()
+        #: Orders created or changed since the store last took them (venue order id -> order): what to persist.
+        self.changed: dict[str, PaperOrder] = {}
 
     # ----------------------------------------------------------------------------------------------- orders
 
@@ -219,6 +221,7 @@ class PaperEngine:
         self._orders[o.order_id] = o
         self._latest[key] = o
         self._open[key] = o
+        self.changed[o.order_id] = o
         self.order_log.append(key)
         self._emit(OrderUpdated(o.view(), ts=now))
         mark = self.markets[o.symbol].mark_price
@@ -295,6 +298,7 @@ class PaperEngine:
         self._quote = self._quote - o.side.sign * notional - fee
         o.filled_quantity += qty
         o.filled_quote += notional
+        self.changed[o.order_id] = o
         self._emit(
             OrderFilled(o.symbol, o.client_order_id, t.trade_id, o.side, price, qty, fee=fee, ts=now),
         )
@@ -302,6 +306,7 @@ class PaperEngine:
     def _update(self, o: PaperOrder, status: OrderStatus, now: float) -> None:
         o.status = status
         o.updated_ts = now
+        self.changed[o.order_id] = o
         self._emit(OrderUpdated(o.view(), ts=now))
 
     def _finish(self, o: PaperOrder, status: OrderStatus, now: float) -> None:
@@ -324,6 +329,7 @@ class PaperEngine:
                 if not stop_triggered(o.side, o.stop_price, mark):
                     continue
                 o.triggered = True
+                self.changed[o.order_id] = o
                 if o.order_type is OrderType.STOP_MARKET:
                     self._take(o, self._taker_price(symbol, o.side), now)
                 else:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from core.connector import ConnectorEvent, MarkPriceUpdated, OrderFilled, OrderUpdated
 
-KINDS = frozenset({"reject", "timeout_after", "timeout_before", "unavailable", "drop_event"})
+KINDS = frozenset({"reject", "timeout_after", "timeout_before", "unavailable", "drop_event", "rate_limited"})
 OPS = frozenset(
     {"place", "cancel", "modify", "cancel_all", "get", "open_orders", "positions", "mark_prices", "market_rules", "any"}
 )
@@ -53,6 +53,8 @@ class FaultInjector:
         self.fired: list[tuple[str, str, str]] = []
         #: While True the venue is down: every call raises UNAVAILABLE and health() reports not ok.
         self.outage = False
+        #: The Retry-After (seconds) of a "rate_limited" fault (a 429: the call is refused, nothing executed).
+        self.retry_after = 1.0
 
     def inject(self, kind: str, *, op: str = "place", count: int = 1, match: str | None = None) -> Fault:
         if kind not in KINDS:

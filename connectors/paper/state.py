@@ -1,27 +1,25 @@
-"""The paper account's state file: JSON, written atomically (temporary file + os.replace)."""
+"""The paper account's state file, whole: `save_engine` writes a full snapshot (for seeding, with no process using the
+file), `load_engine` reads one. The per-call persistence is connectors.paper.store.PaperStore (SQLite, what changed)."""
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 from connectors.paper.engine import PaperEngine
+from connectors.paper.store import PaperStore
 
 
 def save_engine(engine: PaperEngine, path: Path) -> None:
-    """Write the engine state so that a reader sees either the old file or the new one, never a torn one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    data = json.dumps(engine.to_dict(), separators=(",", ":"))
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    """Replace the account at `path` with `engine` (one transaction: a reader sees the old account or the new one)."""
+    PaperStore.replace(Path(path), engine).close()
 
 
 def load_engine(path: Path) -> PaperEngine:
-    with open(path, encoding="utf-8") as fh:
-        return PaperEngine.from_dict(json.load(fh))
+    """The account stored at `path` (a paper store, or a legacy JSON state file). Raises PaperStateError if the file
+    is not a paper account, FileNotFoundError if there is none."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"paper state {path}: file not found")
+    store, engine = PaperStore.open_or_create(path, PaperEngine({}))
+    store.close()
+    return engine

@@ -10,7 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from connectors.paper import DEFAULT_MARKETS, PaperConfig, PaperConnector, PaperEngine, PaperNotFound, PaperReject
+from connectors.paper import (
+    DEFAULT_MARKETS,
+    PaperConfig,
+    PaperConnector,
+    PaperEngine,
+    PaperNotFound,
+    PaperReject,
+    load_engine,
+)
 from core.connector import (
     ConnectorError,
     ConnectorErrorKind,
@@ -370,8 +378,8 @@ async def test_state_file_survives_processes(tmp_path: Path) -> None:
     await first.place_order(req("long", BUY, MKT, "0.01"))
     await first.place_order(req("rest", SELL, LMT, "0.01", price="120000"))
     await first.close()
-    assert json.loads(path.read_text())["version"] == 1
-    assert [p.name for p in tmp_path.iterdir()] == ["venue.json"]  # no temporary file left behind
+    assert path.read_bytes().startswith(b"SQLite format 3\x00")
+    assert [p.name for p in tmp_path.iterdir()] == ["venue.json"]  # no temporary or -wal file left behind
     second = PaperConnector.open(path, DEFAULT_MARKETS())
     assert [o.client_order_id for o in await second.open_orders()] == ["rest"]
     assert (await second.positions())[BTC] == D("0.01")
@@ -394,7 +402,7 @@ async def test_price_walk_task(tmp_path: Path) -> None:
     ticks = c.engine.last_mark_ts
     await asyncio.sleep(0.02)
     assert c.engine.last_mark_ts == ticks  # stopped
-    assert PaperEngine.from_dict(json.loads((tmp_path / "s.json").read_text())).to_dict() == c.engine.to_dict()
+    assert load_engine(tmp_path / "s.json").to_dict() == c.engine.to_dict()
 
 
 async def test_200_concurrent_calls_overlap_latency() -> None:

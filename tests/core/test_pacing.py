@@ -1,0 +1,134 @@
+"""Pacing: the pure plan shown in the preview, the gate the handler sends through (spaced to the venue's limits, one
+pause of the Retry-After on a 429, then paced again), and a flatten through the real handler on a rate-limited paper
+venue that answers one 429."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from connectors.paper import DEFAULT_MARKETS, PaperConnector, PaperEngine
+from core.connector import ConnectorError, ConnectorErrorKind, OrderRequest, VenueOrder
+from core.models import PlanStatus
+from core.pacing import BINANCE_SPOT, PacedGate, VenueLimits, close_forms_line, limits_of, plan_pacing
+from tests.core.test_handler_kit import directive, make_desk, open_plan
+
+
+def test_the_plan_of_a_flatten_at_binance_limits() -> None:
+    plan = plan_pacing(BINANCE_SPOT, orders=1000, requests=1000)
+    assert BINANCE_SPOT.bucket("orders") == (10, pytest.approx(10 / 90))  # 10 at once, then 90 per 10 s
+    assert plan.seconds == pytest.approx(990 * 10 / 90 + 0.1)
+    assert plan.text() == "~110 s"
+    assert plan_pacing(None, orders=1000, requests=3000).seconds == pytest.approx(0.05)
+    line = close_forms_line(BINANCE_SPOT, per_plan_closes=1000, cancels=3, symbols=3)
+    assert line == "per plan: 1000 closes, ~110 s at the rate limit; netted: 3 closes, ~1 round trip"
+
+
+@pytest.mark.parametrize("field,kw", [("orders", {"orders": 0}), ("orders_window", {"orders_window": 0}),
+                                      ("round_trip", {"round_trip": -1.0})])
+def test_bad_limits_name_the_field(field: str, kw: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match=field):
+        VenueLimits(**kw)  # type: ignore[arg-type]
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+async def test_orders_are_spaced_to_the_limit() -> None:
+    t = FakeTime()
+    gate = PacedGate(16, VenueLimits(orders=20, orders_window=1.0), clock=t.clock, sleep=t.sleep)
+    starts = []
+    for _ in range(5):
+        async with gate.order():
+            starts.append(t.now)
+    sp = 1 / 18  # a burst of 2, then 18 per second: never more than 20 in any second
+    assert starts == pytest.approx([100.0, 100.0, 100 + sp, 100 + 2 * sp, 100 + 3 * sp])
+    before = t.now
+    async with gate:  # a request that is not a new order is not held behind the order window
+        assert t.now == pytest.approx(before)
+
+
+async def test_a_429_pauses_once_for_the_retry_after_and_in_flight_429s_do_not_extend_it() -> None:
+    t = FakeTime()
+    gate = PacedGate(16, VenueLimits(orders=30, orders_window=1.0), clock=t.clock, sleep=t.sleep)
+    limited = ConnectorError(ConnectorErrorKind.RATE_LIMITED, "429", retry_after=5.0)
+    with pytest.raises(ConnectorError):  # three orders in flight at once (a burst of 3); all three come back 429
+        async with gate.order(), gate.order(), gate.order():
+            assert t.now == 100.0
+            raise limited
+    assert gate.pauses == 1 and gate.gate_until == pytest.approx(105.0)
+    async with gate.order():
+        assert t.now == pytest.approx(105.0)  # nothing went before the Retry-After
+    async with gate.order():
+        assert t.now == pytest.approx(105 + 1 / 27)  # and then paced again, without a new burst
+
+
+def test_limits_come_from_the_connector() -> None:
+    conn = PaperConnector(PaperEngine(DEFAULT_MARKETS()))
+    assert limits_of(conn) is None
+    conn.limits = BINANCE_SPOT
+    assert limits_of(conn) is BINANCE_SPOT
+    assert limits_of(object()) is None
+
+
+class TimedConnector(PaperConnector):
+    def __init__(self, engine: PaperEngine) -> None:
+        super().__init__(engine)
+        self.places: list[tuple[float, float, str]] = []  # (sent, answered, outcome)
+
+    async def place_order(self, request: OrderRequest) -> VenueOrder:
+        sent = time.monotonic()
+        try:
+            vo = await super().place_order(request)
+        except ConnectorError as exc:
+            self.places.append((sent, time.monotonic(), str(exc.kind)))
+            raise
+        self.places.append((sent, time.monotonic(), "ok"))
+        return vo
+
+
+async def test_a_flatten_through_the_handler_paces_and_waits_one_retry_after() -> None:
+    conn = TimedConnector(PaperEngine(DEFAULT_MARKETS()))
+    conn.limits = VenueLimits(orders=100, orders_window=1.0, round_trip=0.0)  # 10 at once, then 11 ms apart
+    desk = await make_desk(conn=conn)
+    for i in range(8):
+        await open_plan(desk, f"TPL_{i}", stop=None)
+    conn.places.clear()
+    conn.faults.retry_after = 0.4
+    conn.faults.inject("rate_limited", op="place", count=1)
+    ids = desk.ledger.plan_ids(PlanStatus.ACTIVE)
+    t0 = time.monotonic()
+    report = await desk.send(directive("STR_FLAT", "CLOSE_EXISTING", *ids), halt=True)
+    wall = time.monotonic() - t0
+    assert report.ok, report.summary()
+    assert desk.handler.ops.sem.pauses == 1
+    kinds = [k for _s, _a, k in conn.places]
+    assert kinds.count("rate_limited") == 1 and kinds.count("ok") == 8
+    answered_429 = next(a for _s, a, k in conn.places if k == "rate_limited")
+    later = sorted(s for s, _a, _k in conn.places if s > answered_429)
+    assert later and later[0] - answered_429 >= 0.39  # nothing sent during the Retry-After
+    gaps = [b - a for a, b in zip(later, later[1:], strict=False)]
+    assert gaps and min(gaps) >= 0.9 / 90  # then paced (no new burst): 90 orders a second after the burst of 10
+    assert 0.4 <= wall < 3.0
+    assert all(p.net_position == 0 for p in desk.ledger.plans())
+
+
+def test_gate_refuses_a_bad_bound() -> None:
+    with pytest.raises(ValueError, match="max_in_flight"):
+        asyncio.run(_make_gate(0))
+
+
+async def _make_gate(n: int) -> PacedGate:
+    return PacedGate(n)
