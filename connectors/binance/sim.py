@@ -17,6 +17,7 @@ import hmac
 import json
 import logging
 import re
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -29,6 +30,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from connectors.binance.signing import Signer
+from connectors.binance.sim_args import DEFAULT_API_KEY, DEFAULT_API_SECRET, add_arguments
 from connectors.binance.sim_handlers import ENDPOINTS, ApiError, Endpoint
 from connectors.binance.sim_state import Fault, SimLimits, SimState, suffix
 from connectors.paper.engine import PaperEngine
@@ -37,9 +39,6 @@ from connectors.paper.orders import PaperConfig
 
 log = logging.getLogger("connectors.binance.sim")
 
-#: The loopback simulator's public default credentials (never use them anywhere else).
-DEFAULT_API_KEY = "plandesk-sim-key-0000000000000000000000000000000000000000000000000000"
-DEFAULT_API_SECRET = "plandesk-sim-secret-000000000000000000000000000000000000000000000000"
 _SIGNATURE_RE = re.compile(r"(^|&)signature=([^&]*)")
 _API_KEY_RE = re.compile(r"^[A-Za-z0-9-]{1,128}$")
 _ALWAYS = frozenset({"timestamp", "recvWindow", "signature"})
@@ -320,17 +319,14 @@ def run_sim(
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`plandesk exchange-sim --port N [--host H] [--api-key K --api-secret S] [--no-ticks]`."""
-    parser = argparse.ArgumentParser(prog="plandesk exchange-sim", description="Binance-compatible loopback simulator")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--api-key", default=DEFAULT_API_KEY)
-    parser.add_argument("--api-secret", default=DEFAULT_API_SECRET)
-    parser.add_argument("--no-ticks", action="store_true", help="keep prices still (no random walk)")
-    args = parser.parse_args(argv)
+def run_from_args(args: argparse.Namespace) -> int:
+    """Print the address and the credentials, then serve until interrupted."""
     if bool(args.api_key != DEFAULT_API_KEY) != bool(args.api_secret != DEFAULT_API_SECRET):
-        parser.error("give both --api-key and --api-secret, or neither")
+        print("plandesk exchange-sim: error: give both --api-key and --api-secret, or neither", file=sys.stderr)
+        return 2
+    if not 0 <= args.port <= 65535:
+        print(f"plandesk exchange-sim: error: --port {args.port}: not a TCP port (0..65535)", file=sys.stderr)
+        return 2
     print(f"Binance-compatible simulator on http://{args.host}:{args.port}  (markets: {', '.join(DEFAULT_MARKETS())})")
     print(f"  API key:    {args.api_key}")
     print(f"  API secret: {args.api_secret}")
@@ -340,3 +336,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`plandesk exchange-sim --port N [--host H] [--api-key K --api-secret S] [--no-ticks]`."""
+    parser = argparse.ArgumentParser(prog="plandesk exchange-sim", description="Binance-compatible loopback simulator")
+    add_arguments(parser)
+    return run_from_args(parser.parse_args(argv))
