@@ -32,12 +32,14 @@ from starlette.types import Receive, Scope, Send
 from connectors.binance.signing import Signer
 from connectors.binance.sim_args import DEFAULT_API_KEY, DEFAULT_API_SECRET, add_arguments
 from connectors.binance.sim_handlers import ENDPOINTS, ApiError, Endpoint
+from connectors.binance.sim_market import MARKET_ENDPOINTS
 from connectors.binance.sim_state import Fault, SimLimits, SimState, suffix
 from connectors.paper.engine import PaperEngine
 from connectors.paper.markets import DEFAULT_MARKETS
 from connectors.paper.orders import PaperConfig
 
 log = logging.getLogger("connectors.binance.sim")
+ALL_ENDPOINTS = ENDPOINTS | MARKET_ENDPOINTS
 
 _SIGNATURE_RE = re.compile(r"(^|&)signature=([^&]*)")
 _API_KEY_RE = re.compile(r"^[A-Za-z0-9-]{1,128}$")
@@ -76,17 +78,23 @@ def create_app(
     clock: Callable[[], float] = time.time,
     limits: SimLimits | None = None,
     tick_interval: float | None = None,
+    omit: frozenset[str] = frozenset(),
 ) -> Starlette:
-    """The simulator as an ASGI app. `tick_interval` (seconds) runs the engine's price walk in the background."""
+    """The simulator as an ASGI app. `tick_interval` (seconds) runs the engine's price walk in the background.
+    `omit`: paths it does not serve (like a Binance-dialect venue with fewer endpoints): they answer 400
+    `{"code": -1000, "msg": "Unknown endpoint."}`."""
     st = SimState(engine=engine, api_key=api_key, signer=Signer(api_secret), clock=clock)
     st.set_limits(limits or SimLimits())
 
     async def api(request: Request) -> Response:
         method, path = request.method, request.url.path
         arrived = st.now()
-        ep = ENDPOINTS.get((method, path))
+        if path in omit:
+            st.log(method, path, 400, arrived, None)
+            return _json(400, {"code": -1000, "msg": "Unknown endpoint."})
+        ep = ALL_ENDPOINTS.get((method, path))
         if ep is None:
-            known = any(p == path for _m, p in ENDPOINTS)
+            known = any(p == path for _m, p in ALL_ENDPOINTS)
             return _json(405 if known else 404, {"code": -1000, "msg": f"Unknown endpoint {method} {path} (simulator)"})
         raw_body = (await request.body()).decode("utf-8", "replace")
         # Shielded: a client that gives up (timeout, disconnect) does not stop a request the venue already has.
@@ -310,12 +318,13 @@ def run_sim(
     *,
     engine: PaperEngine | None = None,
     tick_interval: float | None = 1.0,
+    omit: frozenset[str] = frozenset(),
 ) -> None:
     """Serve the simulator in the foreground (blocks) on a fresh funded paper account with the default markets."""
     import uvicorn
 
     eng = engine or PaperEngine(DEFAULT_MARKETS(), PaperConfig())
-    app = create_app(eng, api_key, api_secret, tick_interval=tick_interval)
+    app = create_app(eng, api_key, api_secret, tick_interval=tick_interval, omit=omit)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 
@@ -330,9 +339,12 @@ def run_from_args(args: argparse.Namespace) -> int:
     print(f"Binance-compatible simulator on http://{args.host}:{args.port}  (markets: {', '.join(DEFAULT_MARKETS())})")
     print(f"  API key:    {args.api_key}")
     print(f"  API secret: {args.api_secret}")
+    if args.omit_endpoint:
+        print(f"  not served (-1000 Unknown endpoint): {', '.join(args.omit_endpoint)}")
     print(f"  connect with: --connector binance --base-url http://{args.host}:{args.port}", flush=True)
     try:
-        run_sim(args.port, args.host, args.api_key, args.api_secret, tick_interval=None if args.no_ticks else 1.0)
+        run_sim(args.port, args.host, args.api_key, args.api_secret, tick_interval=None if args.no_ticks else 1.0,
+                omit=frozenset(args.omit_endpoint or ()))
     except KeyboardInterrupt:
         pass
     return 0

@@ -16,3 +16,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api-key", default=DEFAULT_API_KEY, help="the one API key accepted")
     parser.add_argument("--api-secret", default=DEFAULT_API_SECRET, help="its HMAC secret")
     parser.add_argument("--no-ticks", action="store_true", help="keep prices still (no random walk)")
+    parser.add_argument("--omit-endpoint", action="append", metavar="PATH", type=_api_path,
+                        help="do not serve this path, like a Binance-dialect venue with fewer endpoints "
+                             "(e.g. /api/v3/ticker/price; repeatable)")
+
+
+def _api_path(value: str) -> str:
+    if not value.startswith("/api/"):
+        raise argparse.ArgumentTypeError(f"{value!r}: an API path such as /api/v3/ticker/price")
+    return value
