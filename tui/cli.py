@@ -80,8 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_connector(p)
     p.add_argument("--slippage", default=None, help=SLIPPAGE_HELP)
 
-    p = sub.add_parser("exchange-sim", help="run the Binance-compatible loopback simulator", add_help=False)
-    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p = sub.add_parser("exchange-sim", help="run the Binance-compatible loopback simulator",
+                       description="Binance Spot compatible loopback simulator (REST and WebSocket API)")
+    from connectors.binance.sim_args import add_arguments as add_sim_arguments
+
+    add_sim_arguments(p)
     return parser
 
 
@@ -132,9 +135,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_demo(args) if cmd == "demo" else run_console(args)
     if cmd == "exchange-sim":
-        from connectors.binance.sim import main as sim_main
+        from connectors.binance.sim import run_from_args
 
-        return sim_main(list(args.rest))
+        return run_from_args(args)
     raise InputError(f"unknown command {cmd}")
 
 

@@ -23,6 +23,7 @@ import httpx
 
 from connectors.binance.errors import CANCEL_REPLACE_FAILED, CANCEL_REPLACE_PARTIAL, is_unknown_order
 from connectors.binance.mapping import SymbolInfo, dec, new_order_params, order_params, symbol_info, venue_order
+from connectors.binance.marks import MarkSource
 from connectors.binance.poller import OrderBook, Poller
 from connectors.binance.rest import BinanceError, BinanceRest
 from core.connector import (
@@ -37,7 +38,7 @@ from core.connector import (
 from core.models import MarketRules
 
 W_ORDER_NEW, W_CANCEL, W_QUERY, W_OPEN_ONE, W_OPEN_ALL = 1, 1, 4, 6, 80
-W_INFO, W_ACCOUNT, W_TICKER, W_TICKER_ONE = 20, 20, 4, 2
+W_INFO, W_ACCOUNT = 20, 20
 
 
 class BinanceConnector:
@@ -72,7 +73,8 @@ class BinanceConnector:
         self._reduce_only: dict[str, bool] = {}
         #: client id -> server time after which a request sent for it with an unknown outcome can no longer execute
         self._unsure: dict[str, float] = {}
-        self.poller = Poller(self.rest, self.book, self._poll_symbols, interval=poll_interval, start_ms=0)
+        self.marks = MarkSource(self.rest)
+        self.poller = Poller(self.rest, self.book, self._poll_symbols, self.marks, interval=poll_interval, start_ms=0)
         self._started = False
 
     def __repr__(self) -> str:
@@ -267,11 +269,15 @@ class BinanceConnector:
                 out[sym] = rules
         return out
 
+    @property
+    def mark_source(self) -> str | None:
+        """Which endpoint the marks come from ('ticker/price', 'ticker/bookTicker mid', 'avgPrice', 'none'), once
+        discovered (at start)."""
+        return self.marks.kind
+
     async def mark_prices(self) -> dict[str, Decimal]:
-        wanted = self._wanted or (sorted(self.info) if 0 < len(self.info) <= 100 else None)
-        params = [("symbols", '["' + '","'.join(wanted) + '"]')] if wanted else []
-        rows = await self.rest.request("GET", "/api/v3/ticker/price", params, weight=W_TICKER)
-        marks = {str(r["symbol"]): dec(r["price"]) for r in (rows if isinstance(rows, list) else [rows])}
+        wanted = self._wanted or (sorted(self.info) if 0 < len(self.info) <= 100 else [])
+        marks = await self.marks.fetch(wanted)
         if self.info:
             marks = {s: p for s, p in marks.items() if s in self.info}
         self.poller.marks.update(marks)
@@ -303,6 +309,7 @@ class BinanceConnector:
         extra = {k: v for k, v in self.rest.usage().items()}
         extra["time_offset_ms"] = f"{self.rest.time_offset * 1000:.0f}"
         extra["requests"] = str(self.rest.sent)
+        extra["marks"] = self.marks.describe()
         if poll.last_error is not None:
             return ConnectorHealth(
                 ok=False, detail=f"polling failed: {poll.last_error}", last_data_ts=poll.last_poll, extra=extra

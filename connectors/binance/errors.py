@@ -54,6 +54,9 @@ def map_error(
     if status in (418, 429) or code in (TOO_MANY_REQUESTS, TOO_MANY_ORDERS):
         banned = " (IP banned for ignoring a 429)" if status == 418 else ""
         return ConnectorError(ConnectorErrorKind.RATE_LIMITED, text + banned, code=code, retry_after=retry_after)
+    if status in (404, 405) or (code == -1000 and "unknown endpoint" in msg.lower()):
+        # no such endpoint here: nothing was executed, and asking again will not help
+        return ConnectorError(ConnectorErrorKind.REJECTED, f"{text} (the venue does not offer it)", code=code)
     if code in _UNKNOWN_CODES or status >= 500:
         kind = ConnectorErrorKind.UNKNOWN_OUTCOME if mutating else ConnectorErrorKind.UNAVAILABLE
         if mutating:

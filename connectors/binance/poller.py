@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from connectors.binance.mapping import dec, venue_order
+from connectors.binance.marks import MarkSource
 from connectors.binance.rest import BinanceRest
 from core.connector import ConnectorError, ConnectorEvent, MarkPriceUpdated, OrderFilled, OrderUpdated, VenueOrder
 from core.models import OrderStatus, Side, can_transition
@@ -20,7 +21,7 @@ log = logging.getLogger("connectors.binance")
 
 #: Share of the request-weight budget the poller may use; the rest stays free for orders and cancels.
 POLL_SHARE = 0.4
-W_OPEN_ONE, W_OPEN_ALL, W_TRADES, W_ORDER, W_TICKER = 6, 80, 20, 4, 4
+W_OPEN_ONE, W_OPEN_ALL, W_TRADES, W_ORDER = 6, 80, 20, 4
 
 _State = tuple[str | None, OrderStatus, Decimal, Decimal, Decimal | None, Decimal | None]
 
@@ -70,6 +71,7 @@ class Poller:
         rest: BinanceRest,
         book: OrderBook,
         symbols: Callable[[], list[str]],
+        source: MarkSource,
         *,
         interval: float,
         start_ms: int,
@@ -77,6 +79,7 @@ class Poller:
         self.rest = rest
         self.book = book
         self.symbols = symbols
+        self.source = source
         self.interval = interval
         self.start_ms = start_ms
         self.subscribers: list[asyncio.Queue[ConnectorEvent | None]] = []
@@ -217,21 +220,18 @@ class Poller:
         return weight
 
     async def _prices(self, symbols: list[str]) -> int:
-        params = [("symbols", '["' + '","'.join(symbols) + '"]')] if symbols else []
-        rows = await self._get("/api/v3/ticker/price", params, W_TICKER)
-        now = time.time()
-        for row in rows if isinstance(rows, list) else [rows]:
-            sym, price = str(row["symbol"]), dec(row["price"])
-            if symbols and sym not in symbols:
-                continue
+        marks = await self.source.fetch(symbols)
+        self.update_marks({s: p for s, p in marks.items() if not symbols or s in symbols}, time.time())
+        return self.source.last_weight
+
+    def update_marks(self, marks: dict[str, Decimal], ts: float) -> None:
+        for sym, price in marks.items():
             if self.marks.get(sym) != price:
                 self.marks[sym] = price
-                self.emit(MarkPriceUpdated(symbol=sym, price=price, ts=now))
-        return W_TICKER
+                self.emit(MarkPriceUpdated(symbol=sym, price=price, ts=ts))
 
     async def _get(self, path: str, params: list[tuple[str, str]], weight: int) -> Any:
-        signed = path != "/api/v3/ticker/price"
-        return await self.rest.request("GET", path, params, weight=weight, signed=signed)
+        return await self.rest.request("GET", path, params, weight=weight, signed=True)
 
 
 async def _gather(calls: list[Awaitable[Any]]) -> list[Any]:

@@ -8,12 +8,13 @@ import json
 import logging
 import time
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
 from connectors.binance.errors import INVALID_TIMESTAMP, map_error, transport_error
 from connectors.binance.ratelimit import RateLimiter
-from connectors.binance.signing import Signer, encode_params
+from connectors.binance.signing import encode_params, make_signer
 from core.connector import ConnectorError, ConnectorErrorKind
 
 log = logging.getLogger("connectors.binance")
@@ -51,7 +52,8 @@ class BinanceRest:
         if not api_key:
             raise ValueError("the API key is empty")
         self.base_url = base_url.rstrip("/")
-        self._signer = Signer(api_secret)
+        self._signer = make_signer(api_secret)
+        self.key_kind = self._signer.kind
         # Several small connection pools instead of one big one: httpcore's pool scans every connection on each
         # request, which costs ~1 ms per request at 64 connections; at <= 4 per pool it stays negligible.
         per_pool = min(POOL_SIZE, max(1, max_in_flight))
@@ -145,7 +147,7 @@ class BinanceRest:
         if signed:
             full = [*params, ("recvWindow", str(self.recv_window)), ("timestamp", str(int(self.server_time() * 1000)))]
             payload = encode_params(full)
-            signed_payload = f"{payload}&signature={self._signer.sign(payload)}"
+            signed_payload = f"{payload}&signature={quote(self._signer.sign(payload), safe='')}"
         else:
             signed_payload = encode_params(params)
         if method in ("POST", "PUT") and signed:

@@ -1,4 +1,5 @@
-"""HMAC-SHA256 request signing of the Binance Spot REST dialect.
+"""Request signing of the Binance Spot REST dialect: HMAC-SHA256 here, Ed25519 in signing_ed25519 (make_signer
+picks by the credential's content).
 
 The signed payload ("totalParams") is the query string concatenated with the request body, exactly as sent. The
 secret lives only inside `Signer` and never shows in its repr, str or in any exception text."""
@@ -8,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
+from typing import Protocol
 from urllib.parse import quote
 
 
@@ -27,6 +29,7 @@ class Signer:
     """Holds the API secret and signs payloads. Its repr never shows the secret."""
 
     __slots__ = ("__secret",)
+    kind = "hmac"
 
     def __init__(self, secret: str) -> None:
         if not secret:
@@ -47,6 +50,22 @@ class Signer:
 
     def __reduce__(self) -> tuple[object, ...]:  # never pickle the secret by accident
         raise TypeError("Signer cannot be pickled")
+
+
+class RequestSigner(Protocol):
+    kind: str
+
+    def sign(self, payload: str) -> str: ...
+
+
+def make_signer(secret: str) -> RequestSigner:
+    """The signer for a credential, chosen by its content: a PEM private key -> Ed25519, anything else -> the
+    HMAC-SHA256 secret."""
+    from connectors.binance.signing_ed25519 import Ed25519Signer, is_pem
+
+    if is_pem(secret):
+        return Ed25519Signer(secret)
+    return Signer(secret)
 
 
 def mask(value: str) -> str:

@@ -17,10 +17,11 @@ import hmac
 import json
 import logging
 import re
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -29,17 +30,18 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from connectors.binance.signing import Signer
+from connectors.binance.signing_ed25519 import Ed25519Verifier
+from connectors.binance.sim_args import DEFAULT_API_KEY, DEFAULT_API_SECRET, add_arguments
 from connectors.binance.sim_handlers import ENDPOINTS, ApiError, Endpoint
+from connectors.binance.sim_market import MARKET_ENDPOINTS
 from connectors.binance.sim_state import Fault, SimLimits, SimState, suffix
 from connectors.paper.engine import PaperEngine
 from connectors.paper.markets import DEFAULT_MARKETS
 from connectors.paper.orders import PaperConfig
 
 log = logging.getLogger("connectors.binance.sim")
+ALL_ENDPOINTS = ENDPOINTS | MARKET_ENDPOINTS
 
-#: The loopback simulator's public default credentials (never use them anywhere else).
-DEFAULT_API_KEY = "plandesk-sim-key-0000000000000000000000000000000000000000000000000000"
-DEFAULT_API_SECRET = "plandesk-sim-secret-000000000000000000000000000000000000000000000000"
 _SIGNATURE_RE = re.compile(r"(^|&)signature=([^&]*)")
 _API_KEY_RE = re.compile(r"^[A-Za-z0-9-]{1,128}$")
 _ALWAYS = frozenset({"timestamp", "recvWindow", "signature"})
@@ -77,17 +79,26 @@ def create_app(
     clock: Callable[[], float] = time.time,
     limits: SimLimits | None = None,
     tick_interval: float | None = None,
+    omit: frozenset[str] = frozenset(),
+    ed25519_keys: dict[str, str] | None = None,
 ) -> Starlette:
-    """The simulator as an ASGI app. `tick_interval` (seconds) runs the engine's price walk in the background."""
+    """The simulator as an ASGI app. `tick_interval` (seconds) runs the engine's price walk in the background.
+    `omit`: paths it does not serve (like a Binance-dialect venue with fewer endpoints): they answer 400
+    `{"code": -1000, "msg": "Unknown endpoint."}`. `ed25519_keys`: more API keys, each with its Ed25519 public
+    key (PEM); `api_key` itself is an HMAC key with `api_secret`."""
     st = SimState(engine=engine, api_key=api_key, signer=Signer(api_secret), clock=clock)
+    st.keys = {api_key: st.signer} | {k: Ed25519Verifier(pem) for k, pem in (ed25519_keys or {}).items()}
     st.set_limits(limits or SimLimits())
 
     async def api(request: Request) -> Response:
         method, path = request.method, request.url.path
         arrived = st.now()
-        ep = ENDPOINTS.get((method, path))
+        if path in omit:
+            st.log(method, path, 400, arrived, None)
+            return _json(400, {"code": -1000, "msg": "Unknown endpoint."})
+        ep = ALL_ENDPOINTS.get((method, path))
         if ep is None:
-            known = any(p == path for _m, p in ENDPOINTS)
+            known = any(p == path for _m, p in ALL_ENDPOINTS)
             return _json(405 if known else 404, {"code": -1000, "msg": f"Unknown endpoint {method} {path} (simulator)"})
         raw_body = (await request.body()).decode("utf-8", "replace")
         # Shielded: a client that gives up (timeout, disconnect) does not stop a request the venue already has.
@@ -274,7 +285,8 @@ def _authenticate(
     key = request.headers.get("X-MBX-APIKEY", "")
     if not key or not _API_KEY_RE.match(key):
         raise ApiError(-2014, "API-key format invalid.", status=401)
-    if not hmac.compare_digest(key.encode(), st.api_key.encode()):
+    verifier = next((v for k, v in st.keys.items() if hmac.compare_digest(key.encode(), k.encode())), None)
+    if verifier is None:
         raise ApiError(-2015, "Invalid API-key, IP, or permissions for action.", status=401)
     if not params.get("timestamp"):
         raise ApiError(-1102, "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed.")
@@ -298,7 +310,7 @@ def _authenticate(
     if not sig:
         raise ApiError(-1102, "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.")
     payload = _SIGNATURE_RE.sub("", raw_query).lstrip("&") + _SIGNATURE_RE.sub("", raw_body).lstrip("&")
-    if not st.signer.matches(payload, sig):
+    if not verifier.matches(payload, unquote(sig)):
         raise ApiError(-1022, "Signature for this request is not valid.")
     params.pop("signature", None)
 
@@ -311,32 +323,52 @@ def run_sim(
     *,
     engine: PaperEngine | None = None,
     tick_interval: float | None = 1.0,
+    omit: frozenset[str] = frozenset(),
+    ed25519_keys: dict[str, str] | None = None,
 ) -> None:
     """Serve the simulator in the foreground (blocks) on a fresh funded paper account with the default markets."""
     import uvicorn
 
     eng = engine or PaperEngine(DEFAULT_MARKETS(), PaperConfig())
-    app = create_app(eng, api_key, api_secret, tick_interval=tick_interval)
+    app = create_app(eng, api_key, api_secret, tick_interval=tick_interval, omit=omit, ed25519_keys=ed25519_keys)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    """Print the address and the credentials, then serve until interrupted."""
+    if bool(args.api_key != DEFAULT_API_KEY) != bool(args.api_secret != DEFAULT_API_SECRET):
+        print("plandesk exchange-sim: error: give both --api-key and --api-secret, or neither", file=sys.stderr)
+        return 2
+    if not 0 <= args.port <= 65535:
+        print(f"plandesk exchange-sim: error: --port {args.port}: not a TCP port (0..65535)", file=sys.stderr)
+        return 2
+    print(f"Binance-compatible simulator on http://{args.host}:{args.port}  (markets: {', '.join(DEFAULT_MARKETS())})")
+    print(f"  API key:    {args.api_key}")
+    print(f"  API secret: {args.api_secret}")
+    ed_keys: dict[str, str] = {}
+    if args.ed25519_public_key is not None:
+        try:
+            pem = args.ed25519_public_key.read_text(encoding="utf-8")
+            Ed25519Verifier(pem)
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            where = f"--ed25519-public-key {args.ed25519_public_key}"
+            print(f"plandesk exchange-sim: error: {where}: {exc}", file=sys.stderr)
+            return 2
+        ed_keys[args.ed25519_api_key] = pem
+        print(f"  Ed25519 API key: {args.ed25519_api_key} (public key from {args.ed25519_public_key})")
+    if args.omit_endpoint:
+        print(f"  not served (-1000 Unknown endpoint): {', '.join(args.omit_endpoint)}")
+    print(f"  connect with: --connector binance --base-url http://{args.host}:{args.port}", flush=True)
+    try:
+        run_sim(args.port, args.host, args.api_key, args.api_secret, tick_interval=None if args.no_ticks else 1.0,
+                omit=frozenset(args.omit_endpoint or ()), ed25519_keys=ed_keys)
+    except KeyboardInterrupt:
+        pass
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """`plandesk exchange-sim --port N [--host H] [--api-key K --api-secret S] [--no-ticks]`."""
     parser = argparse.ArgumentParser(prog="plandesk exchange-sim", description="Binance-compatible loopback simulator")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--api-key", default=DEFAULT_API_KEY)
-    parser.add_argument("--api-secret", default=DEFAULT_API_SECRET)
-    parser.add_argument("--no-ticks", action="store_true", help="keep prices still (no random walk)")
-    args = parser.parse_args(argv)
-    if bool(args.api_key != DEFAULT_API_KEY) != bool(args.api_secret != DEFAULT_API_SECRET):
-        parser.error("give both --api-key and --api-secret, or neither")
-    print(f"Binance-compatible simulator on http://{args.host}:{args.port}  (markets: {', '.join(DEFAULT_MARKETS())})")
-    print(f"  API key:    {args.api_key}")
-    print(f"  API secret: {args.api_secret}")
-    print(f"  connect with: --connector binance --base-url http://{args.host}:{args.port}", flush=True)
-    try:
-        run_sim(args.port, args.host, args.api_key, args.api_secret, tick_interval=None if args.no_ticks else 1.0)
-    except KeyboardInterrupt:
-        pass
-    return 0
+    add_arguments(parser)
+    return run_from_args(parser.parse_args(argv))

@@ -20,10 +20,14 @@ KEY, SECRET = DEFAULT_API_KEY, DEFAULT_API_SECRET
 
 @contextlib.asynccontextmanager
 async def binance_sim(
-    markets: dict[str, MarketRules], *, limits: SimLimits | None = None, **connector_kw: Any
+    markets: dict[str, MarketRules],
+    *,
+    limits: SimLimits | None = None,
+    omit: frozenset[str] = frozenset(),
+    **connector_kw: Any,
 ) -> AsyncIterator[tuple[BinanceConnector, SimServer]]:
     """A started connector and its simulator (for tests that inject faults or read the order log)."""
-    server = start_sim_in_thread(PaperEngine(markets), KEY, SECRET, limits=limits)
+    server = start_sim_in_thread(PaperEngine(markets), KEY, SECRET, limits=limits, omit=omit)
     kw: dict[str, Any] = {"poll_interval": 0.1, "timeout": 2.0, "symbols": sorted(markets)} | connector_kw
     conn = BinanceConnector(server.base_url, KEY, SECRET, **kw)
     try:
