@@ -105,6 +105,8 @@ class ExecutionHandler:
         self.busy: dict[str, int] = {}
         #: called with the plan ids of every send when it is over (the supervisor looks at them again)
         self.send_done: list[Callable[[list[str]], None]] = []
+        #: symbols on which an order that is not ours was ever seen open: no cancel-all there (issue 13 item 5)
+        self.foreign_seen: set[str] = set()
         self.flatten_rounds = flatten_rounds
         self.flatten_deadline = flatten_deadline
         self.ops = OrderOps(
@@ -317,22 +319,34 @@ class ExecutionHandler:
     async def _cancel_symbol(self, symbol: str, report: ExecutionReport, plan_ids: list[str]) -> None:
         """Cancel-all on one symbol, only when every order open at the venue on it is one this batch cancels: a
         foreign order (another desk's, a manual one) is never cancelled. Otherwise the plans cancel one by one."""
+        if symbol in self.foreign_seen:  # someone else trades here: an order of theirs could arrive any moment
+            report.notes.append(f"cancel-all {symbol} not used: a foreign order was seen on it before; "
+                                f"cancelling one by one")
+            return
         owned = {o.client_order_id or o.order_id for p in self.ledger.state(plan_ids).plans for o in p.open_orders}
         try:
             async with self.ops.sem:
+                asked = time.monotonic()
                 venue_open = await self.connector.open_orders(symbol)
+                listed = time.monotonic()
         except ConnectorError as exc:
             report.notes.append(f"cancel-all {symbol}: could not list open orders ({exc.reason}); one by one")
             return
         foreign = sorted(vo.client_order_id for vo in venue_open if vo.client_order_id not in owned)
         if foreign:
+            self.foreign_seen.add(symbol)
             report.notes.append(f"cancel-all {symbol} not used: {len(foreign)} open order(s) at the venue are not "
                                 f"this batch's ({', '.join(foreign[:3])}); cancelling one by one")
             return
+        round_trip = max(listed - asked, 0.001)
         cancelled: list[VenueOrder] = []
         for i in range(self.ops.attempts):
             try:
                 async with self.ops.sem:
+                    if time.monotonic() - listed > round_trip:  # the listing is too old to vouch for the venue
+                        report.notes.append(f"cancel-all {symbol} not used: its listing of open orders is older "
+                                            f"than one round trip; cancelling one by one")
+                        return
                     cancelled = await self.connector.cancel_all(symbol)
                 break
             except ConnectorError as exc:
