@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from core.batch import CancelOrder, ExecuteTrade, ExecutionBatch, ModifyOrder
-from core.connector import ConnectorError, IExecutionConnector, VenueOrder
+from core.connector import ConnectorError, IExecutionConnector
 from core.directives import Scope, StrategyDirective
+from core.handler_cancel_all import cancel_all_calls
 from core.handler_fills import record_fills
-from core.handler_orders import NOT_EXECUTED, OrderOps
+from core.handler_orders import OrderOps
 from core.handler_restop import restore_stops
 from core.handler_stale import retranslate, stale_plans
 from core.journal import Journal
@@ -44,7 +45,7 @@ from core.models import (
 )
 from core.outcomes import CommandOutcome, ExecutionReport, OutcomeStatus, round_entry
 from core.pacing import PacedGate, limits_of
-from core.reconcile import apply_cancelled, describe_open, not_done, sync
+from core.reconcile import describe_open, not_done, sync
 from core.worker import translate
 
 OutcomeCallback = Callable[[CommandOutcome], None]
@@ -106,6 +107,8 @@ class ExecutionHandler:
         self.busy: dict[str, int] = {}
         #: called with the plan ids of every send when it is over (the supervisor looks at them again)
         self.send_done: list[Callable[[list[str]], None]] = []
+        #: symbols on which an order that is not ours was ever seen open: no cancel-all there (issue 13 item 5)
+        self.foreign_seen: set[str] = set()
         self.flatten_rounds = flatten_rounds
         self.flatten_deadline = flatten_deadline
         self.ops = OrderOps(
@@ -283,69 +286,11 @@ class ExecutionHandler:
         """The cancel-all calls of a closing round (the plans set up their groups meanwhile). After them, one read
         for every plan: the state they confirmed, which a plan whose cancels were all done by them trades from."""
         try:
-            if await self._cancel_all(batch, rnd.report, rnd.start):
+            if await cancel_all_calls(self, batch, rnd.report, rnd.start):
                 rnd.confirmed.update({p.plan_id: p for p in self.ledger.state(plan_ids).plans})
         except Exception as exc:  # noqa: BLE001 - the plans' own cancels still go
             log.exception("cancel-all phase failed")
             rnd.report.notes.append(f"cancel-all failed: {exc}; cancelling one by one")
-
-    async def _cancel_all(self, batch: ExecutionBatch, report: ExecutionReport, plans: dict[str, TradePlan]) -> bool:
-        """One cancel-all call per symbol whose every ledger-open order is to be cancelled by this batch (so no
-        order of another plan is touched). Anything it did not cancel is left to the plan's own cancels.
-        True when at least one call was made."""
-        if not self.connector.capabilities.has_cancel_all:
-            return False
-        wanted: dict[str, set[str]] = {}
-        for c in batch.commands:
-            if isinstance(c, CancelOrder):
-                wanted.setdefault(c.symbol, set()).add(c.order_id)
-        if not wanted:
-            return False
-        others: set[str] = set()
-        if not set(self.ledger.plan_ids(PlanStatus.ACTIVE)) <= plans.keys():  # else a CLOSED plan has no orders
-            for _pid, symbol, order in self.ledger.open_orders():
-                if order.order_id not in wanted.get(symbol, ()):
-                    others.add(symbol)
-        for p in plans.values():
-            for o in p.open_orders:
-                if o.order_id not in wanted.get(p.symbol, ()):
-                    others.add(p.symbol)
-        symbols = [s for s, ids in wanted.items() if len(ids) > 1 and s not in others]
-        ids = {s: [p.plan_id for p in plans.values() if p.symbol == s] for s in symbols}
-        await asyncio.gather(*(self._cancel_symbol(s, report, ids[s]) for s in symbols))
-        return bool(symbols)
-
-    async def _cancel_symbol(self, symbol: str, report: ExecutionReport, plan_ids: list[str]) -> None:
-        """Cancel-all on one symbol, only when every order open at the venue on it is one this batch cancels: a
-        foreign order (another desk's, a manual one) is never cancelled. Otherwise the plans cancel one by one."""
-        owned = {o.client_order_id or o.order_id for p in self.ledger.state(plan_ids).plans for o in p.open_orders}
-        try:
-            async with self.ops.sem:
-                venue_open = await self.connector.open_orders(symbol)
-        except ConnectorError as exc:
-            report.notes.append(f"cancel-all {symbol}: could not list open orders ({exc.reason}); one by one")
-            return
-        foreign = sorted(vo.client_order_id for vo in venue_open if vo.client_order_id not in owned)
-        if foreign:
-            report.notes.append(f"cancel-all {symbol} not used: {len(foreign)} open order(s) at the venue are not "
-                                f"this batch's ({', '.join(foreign[:3])}); cancelling one by one")
-            return
-        cancelled: list[VenueOrder] = []
-        for i in range(self.ops.attempts):
-            try:
-                async with self.ops.sem:
-                    cancelled = await self.connector.cancel_all(symbol)
-                break
-            except ConnectorError as exc:
-                if exc.kind in NOT_EXECUTED and i + 1 < self.ops.attempts:
-                    await self.ops.backoff(i, exc)
-                    continue
-                report.notes.append(f"cancel-all {symbol}: {exc.reason}; cancelling one by one")
-                return
-        done, strangers = apply_cancelled(self.ledger, cancelled, plan_ids)
-        self.ops.cancelled_by_all.update(done)
-        for coid in strangers:
-            report.notes.append(f"cancel-all {symbol} also cancelled {coid} (not in the ledger)")
 
     async def _guarded(self, rnd: _Round, plan_id: str, cmds: list[Cmd]) -> None:
         """One plan's run; an unexpected error fails that plan's unfinished commands, never the other plans."""

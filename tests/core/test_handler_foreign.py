@@ -43,3 +43,34 @@ async def test_flatten_uses_cancel_all_when_it_owns_every_order() -> None:
     assert report.ok, report.summary()
     assert calls == [BTC]
     assert desk.venue_open(BTC) == []
+
+
+async def test_once_a_foreign_order_was_seen_on_a_symbol_cancel_all_is_not_used_there_again() -> None:
+    """Issue 13 item 5: a foreign order placed between our listing and our cancel-all would be cancelled by it.
+    Where a foreign order was ever seen on the symbol, ours are cancelled one by one."""
+    desk = await make_desk()
+    for pid in ("TPL_1", "TPL_2"):
+        await open_plan(desk, pid, size="0.5", tp="110000")
+    manual = OrderRequest(symbol=BTC, side=Side.BUY, order_type=OrderType.LIMIT, quantity=Decimal("0.01"),
+                          price=Decimal("90000"), client_order_id="manual-order-1", time_in_force=TimeInForce.GTC)
+    await desk.conn.place_order(manual)
+    report = await desk.send(directive("STR_F1", "CLOSE_EXISTING", "TPL_1", "TPL_2"))
+    assert report.ok and any("not this batch's" in n for n in report.notes)
+    await desk.conn.cancel_order(BTC, "manual-order-1")  # its owner takes it away
+    for pid in ("TPL_3", "TPL_4"):
+        await open_plan(desk, pid, size="0.5", tp="110000")
+    original = desk.conn.cancel_all
+
+    async def racing(symbol: str):  # type: ignore[no-untyped-def]
+        # the other desk places a new order after our listing, just before our cancel-all reaches the venue
+        desk.engine.submit(OrderRequest(symbol=BTC, side=Side.BUY, order_type=OrderType.LIMIT,
+                                        quantity=Decimal("0.01"), price=Decimal("90000"),
+                                        client_order_id="manual-order-2", time_in_force=TimeInForce.GTC), 0.0)
+        return await original(symbol)
+
+    desk.conn.cancel_all = racing  # type: ignore[method-assign]
+    report = await desk.send(directive("STR_F2", "CLOSE_EXISTING", "TPL_3", "TPL_4"))
+    assert report.ok, report.summary()
+    assert [o.client_order_id for o in desk.venue_open(BTC)] == []  # (nothing raced: cancel-all was not used)
+    assert not desk.engine.order_record(BTC, "manual-order-2")
+    assert any("foreign order" in n and "one by one" in n for n in report.notes), report.notes
