@@ -109,7 +109,7 @@ class Ledger(LedgerBase):
         if problems:
             raise LedgerError("snapshot refused: " + "; ".join(problems))
         with self._tx() as c:
-            for table in ("plans", "orders", "exec_groups", "fills", "markets"):
+            for table in ("plans", "orders", "exec_groups", "fills", "markets", "inflight"):
                 c.execute(f"DELETE FROM {table}")
             c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('epoch', ?)", (uuid.uuid4().hex,))
             c.executemany("INSERT INTO plans VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [plan_params(p) for p in state.plans])
