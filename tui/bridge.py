@@ -320,6 +320,9 @@ class DeskBridge(LiveView):
                 except Exception as exc:  # a broken UI sink must not break a send
                     self._event("error", f"outcome display failed: {exc}")
 
+        if halt_desk:  # the handler halts the desk first thing: the header says so now, not at the next poll
+            with self._lock:
+                self._desk = DeskStatus.HALTED
         try:
             report = await rt.handler.send(batch, directive, halt_desk=halt_desk, on_outcome=on_outcome)
         finally:

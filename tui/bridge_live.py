@@ -104,9 +104,16 @@ class LiveView:
         if rt.supervisor is None:
             rt.supervisor = ProtectionSupervisor(rt.handler)
         sup = rt.supervisor
-        sup.on_alert = self._event
-        sup.on_change = self._stale.add
+        if sup.on_change != self._stale.add:
+            sup.on_alert = self._event
+            sup.on_change = self._stale.add
+            rt.handler.send_done.append(lambda _ids: self._kick(sup))  # after the supervisor's own callback
         return sup
+
+    def _kick(self, sup: ProtectionSupervisor) -> None:
+        """Let the supervisor look at what is pending (after an event, or when a send is over)."""
+        if sup.pending and (self._settle_task is None or self._settle_task.done()):
+            self._settle_task = asyncio.get_running_loop().create_task(self._settle(sup))
 
     async def _pump(self) -> None:
         rt = self._rt()
@@ -141,8 +148,7 @@ class LiveView:
             if plan_id is None:
                 return
             self._stale.add(plan_id)
-            if sup.pending and (self._settle_task is None or self._settle_task.done()):
-                self._settle_task = asyncio.get_running_loop().create_task(self._settle(sup))
+            self._kick(sup)
         elif isinstance(ev, OrderFilled):
             found = rt.ledger.find_order(ev.client_order_id)
             who = found[0] if found else "(not in the ledger)"
