@@ -415,16 +415,16 @@ class ExecutionHandler:
                                                           "summary": f"round {round_no}: {len(remaining)} plans"})
             await self._run(batch, retry, report, on_outcome, round_no=round_no, marks=preview_marks)
             remaining = not_done(self.ledger, plan_ids)
-        if remaining:  # a plan the flatten could not close gets its stop back (DESIGN §3a), loudly
-            await restore_stops(self.ledger, self.ops, self.journal, report, remaining, on_outcome or _ignore,
-                                lambda pid: _group_id(report.directive_id, pid), round_no + 1)
-        report.still_open = [describe_open(self.ledger, pid) for pid in remaining]
         last_round: dict[str, int] = {}
         for o in report.outcomes:
             last_round[o.plan_id] = max(last_round.get(o.plan_id, 0), o.round)
         for o in report.outcomes:
             if o.status.is_bad and (o.plan_id not in remaining or o.round < last_round[o.plan_id]):
                 o.superseded = True
+        if remaining:  # a plan the flatten could not close gets its stop back (DESIGN §3a), loudly
+            await restore_stops(self.ledger, self.ops, self.journal, report, remaining, on_outcome or _ignore,
+                                lambda pid: _group_id(report.directive_id, pid), round_no + 1)
+        report.still_open = [describe_open(self.ledger, pid) for pid in remaining]
 
     async def _resync(self, report: ExecutionReport, on_outcome: OutcomeCallback | None, what: str) -> None:
         """Look up what is unknown, refresh live orders from the venue, and settle UNKNOWN outcomes."""

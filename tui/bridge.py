@@ -263,9 +263,9 @@ class DeskBridge(LiveView):
 
         reader = self._read()
         state = reader.state(self._scope_ids(directive, set(reader.limits().max_position)))
+        mark_ts = self.mark_times()
         with self._lock:
             newest = {s: r.mark_price for s, r in self._markets.items()}
-            mark_ts = dict(self._mark_ts)
         markets = {s: r if newest.get(s, r.mark_price) == r.mark_price else r.model_copy(
             update={"mark_price": newest[s]}) for s, r in state.markets.items()}
         state = state.model_copy(update={"markets": markets})
@@ -320,6 +320,9 @@ class DeskBridge(LiveView):
                 except Exception as exc:  # a broken UI sink must not break a send
                     self._event("error", f"outcome display failed: {exc}")
 
+        if halt_desk:  # the handler halts the desk first thing: the header says so now, not at the next poll
+            with self._lock:
+                self._desk = DeskStatus.HALTED
         try:
             report = await rt.handler.send(batch, directive, halt_desk=halt_desk, on_outcome=on_outcome)
         finally:

@@ -46,6 +46,7 @@ class LiveView:
         self._health: ConnectorHealth | None = None
         self._last_data_ts: float | None = None
         self._mark_ts: dict[str, float] = {}  # symbol -> when its newest mark was seen (stale marks, §3)
+        self._venue_data_ts: float | None = None  # the venue's last data (a poll confirms unchanged marks too)
         self._events: deque[LogEvent] = deque(maxlen=5000)
         self._ready = False
         self._failed: str | None = None
@@ -94,6 +95,12 @@ class LiveView:
         with self._lock:
             return [r.plan_id for r in self._rows.values() if r.status == "ACTIVE"]
 
+    def mark_times(self) -> dict[str, float]:
+        """Symbol -> when its mark was last known current: its newest mark, or the venue's last data if later."""
+        with self._lock:
+            venue = self._venue_data_ts
+            return {s: max(t, venue) if venue is not None else t for s, t in self._mark_ts.items()}
+
     def _event(self, level: str, text: str) -> None:
         with self._lock:
             self._events.append(LogEvent(self._clock(), level, text))
@@ -104,9 +111,16 @@ class LiveView:
         if rt.supervisor is None:
             rt.supervisor = ProtectionSupervisor(rt.handler)
         sup = rt.supervisor
-        sup.on_alert = self._event
-        sup.on_change = self._stale.add
+        if sup.on_change != self._stale.add:
+            sup.on_alert = self._event
+            sup.on_change = self._stale.add
+            rt.handler.send_done.append(lambda _ids: self._kick(sup))  # after the supervisor's own callback
         return sup
+
+    def _kick(self, sup: ProtectionSupervisor) -> None:
+        """Let the supervisor look at what is pending (after an event, or when a send is over)."""
+        if sup.pending and (self._settle_task is None or self._settle_task.done()):
+            self._settle_task = asyncio.get_running_loop().create_task(self._settle(sup))
 
     async def _pump(self) -> None:
         rt = self._rt()
@@ -141,8 +155,7 @@ class LiveView:
             if plan_id is None:
                 return
             self._stale.add(plan_id)
-            if sup.pending and (self._settle_task is None or self._settle_task.done()):
-                self._settle_task = asyncio.get_running_loop().create_task(self._settle(sup))
+            self._kick(sup)
         elif isinstance(ev, OrderFilled):
             found = rt.ledger.find_order(ev.client_order_id)
             who = found[0] if found else "(not in the ledger)"
@@ -229,6 +242,10 @@ class LiveView:
             health = ConnectorHealth(ok=False, detail=f"no answer: {exc.__class__.__name__}")
         with self._lock:
             self._health = health
+            now = self._clock()
+            ts = health.last_data_ts
+            if ts is not None and ts <= now + 1.0:  # (a venue on another clock, e.g. a test's, is not compared)
+                self._venue_data_ts = max(self._venue_data_ts or ts, ts)  # every mark was current then
             if health.last_data_ts is not None and (self._last_data_ts is None
                                                     or health.last_data_ts > self._last_data_ts):
                 self._last_data_ts = health.last_data_ts

@@ -47,6 +47,7 @@ async def test_a_close_that_cannot_fill_gets_the_cancelled_stop_back_and_the_exp
     report = await desk.send(d, batch=batch)
     closes = [o for o in report.outcomes if o.action == "EXECUTE_TRADE" and "re-placed" not in o.detail]
     assert closes and all(o.status is OutcomeStatus.FAILED and "EXPIRED, unfilled" in o.detail for o in closes)
+    assert not closes[-1].superseded and closes[-1] in report.unresolved()  # the last close failed: it shows
     assert [s.split(":")[0] for s in report.still_open] == ["TPL_1"]
     assert report.unprotected == {}
     (again,) = desk.open("TPL_1", OrderRole.STOP_LOSS)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from core.connector import OrderRequest
 from core.models import OrderType, Side, TimeInForce
 from tests.core.test_handler_kit import BTC, directive, make_desk, open_plan
@@ -74,3 +76,32 @@ async def test_once_a_foreign_order_was_seen_on_a_symbol_cancel_all_is_not_used_
     assert [o.client_order_id for o in desk.venue_open(BTC)] == []  # (nothing raced: cancel-all was not used)
     assert not desk.engine.order_record(BTC, "manual-order-2")
     assert any("foreign order" in n and "one by one" in n for n in report.notes), report.notes
+
+
+async def test_a_listing_older_than_one_round_trip_does_not_vouch_for_a_cancel_all(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import core.handler_cancel_all as module
+
+    desk = await make_desk()
+    await open_plan(desk, "TPL_1", tp="110000")
+    await open_plan(desk, "TPL_2", size="0.5", tp="120000")
+    ticks = iter([100.0, 100.001, 105.0])  # asked, listed (a 1 ms round trip), then 5 s later at the cancel-all
+
+    class Clock:
+        @staticmethod
+        def monotonic() -> float:
+            return next(ticks, 105.0)
+
+    monkeypatch.setattr(module, "time", Clock)
+    calls: list[str] = []
+    original = desk.conn.cancel_all
+
+    async def spy(symbol: str):  # type: ignore[no-untyped-def]
+        calls.append(symbol)
+        return await original(symbol)
+
+    desk.conn.cancel_all = spy  # type: ignore[method-assign]
+    report = await desk.send(directive("STR_FLAT", "CLOSE_EXISTING", "TPL_1", "TPL_2"), halt=True)
+    assert report.ok, report.summary()
+    assert calls == [] and any("older than one round trip" in n for n in report.notes), report.notes
+    assert desk.venue_open(BTC) == []
