@@ -112,10 +112,12 @@ def test_flatten_all_waiting_at_its_prompt_closes_everything_after_another_send_
         os.close(slave)
         try:
             shown = read_until(master, "[y/N]", flatten, timeout=30)
+            # flatten-all has already halted the desk (its first write), so the other process can only reduce:
+            # it scales TPL_1 out to half while the flatten waits
             scale = tmp_path / "scale.json"
             scale.write_text(json.dumps({
                 "directive_id": "STR_SCALE", "scope": "MODIFY_EXISTING", "target_plan_ids": ["TPL_1"],
-                "size_directive": {"target_position_size": "2"}}))
+                "size_directive": {"target_position_size": "0.5"}}))
             other = subprocess.run([str(PLANDESK), "send", str(scale), "--yes", *venue_args(db, sim)],
                                    capture_output=True, text=True, cwd=ROOT, env=env(), timeout=60,
                                    stdin=subprocess.DEVNULL)
@@ -136,7 +138,7 @@ def test_flatten_all_waiting_at_its_prompt_closes_everything_after_another_send_
         try:
             assert all(p.net_position == 0 and not p.open_orders for p in ledger.plans())
             entries = [e for e in Journal(ledger).entries() if e.kind == "retranslated"]
-            assert len(entries) == 1 and any("TPL_1: position 1 -> 2" in line
+            assert len(entries) == 1 and any("TPL_1: position 1 -> 0.5" in line
                                              for line in entries[0].payload["differences"]), entries
         finally:
             ledger.close()
