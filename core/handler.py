@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from core.batch import CancelOrder, ExecuteTrade, ExecutionBatch, ModifyOrder
 from core.connector import ConnectorError, IExecutionConnector, VenueOrder
 from core.directives import Scope, StrategyDirective
+from core.handler_netting import consolidate, true_up
 from core.handler_orders import NOT_EXECUTED, OrderOps
 from core.journal import Journal
 from core.ledger import Ledger, LedgerError
@@ -99,6 +100,8 @@ class ExecutionHandler:
         self.connector = connector
         self.journal = journal
         self.flatten_rounds = flatten_rounds
+        #: a flatten sends one netted close per symbol (core.handler_netting); the CLI sets it (--net/--no-net)
+        self.netting = False
         self.flatten_deadline = flatten_deadline
         self.ops = OrderOps(
             ledger,
@@ -145,6 +148,10 @@ class ExecutionHandler:
             self._journal("refused", batch.directive_id, {"reason": refusal, "halted": report.halted,
                                                           "summary": refusal})
             return report
+        netted = None
+        if self.netting and directive.scope is Scope.CLOSE_EXISTING:  # one close per symbol (core.handler_netting)
+            netted = consolidate(self.ledger, batch, directive)
+            batch, report.notes = netted.batch, report.notes + netted.notes
         self._journal("send", batch.directive_id, {
             "directive": directive.model_dump(mode="json"), "batch": batch.to_dict(), "digest": digest,
             "summary": f"{len(batch.commands)} commands",
@@ -156,6 +163,8 @@ class ExecutionHandler:
         closing = self._closing_plans(batch, directive)
         if closing:
             await self._finish_flatten(closing, directive, report, on_outcome)
+        if netted is not None:
+            report.notes.extend(true_up(self.ledger, batch.directive_id, netted))
         elif any(o.status is OutcomeStatus.UNKNOWN for o in report.outcomes):
             await self._resync(report, on_outcome, f"{batch.directive_id}: final lookup")
         # the outcome of every command is in the per-plan "outcome" entries; the report keeps the exceptions

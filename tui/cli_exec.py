@@ -90,6 +90,7 @@ def run_flatten(args: argparse.Namespace) -> int:
 
     def build(rt: Runtime) -> StrategyDirective:
         cli_report.venue_limits = limits_of(rt.connector)  # the preview's duration at the venue's rate limit
+        rt.handler.netting = bool(args.all) if args.net is None else bool(args.net)
         ids = rt.ledger.plan_ids(PlanStatus.ACTIVE) if args.all else list(args.plan)
         if not ids:
             raise InputError("no active plans to flatten")
