@@ -66,7 +66,15 @@ def _internal_fill(ledger: Ledger, directive_id: str, plan_id: str, side: Side, 
 
 
 def consolidate(ledger: Ledger, batch: ExecutionBatch, directive: StrategyDirective) -> NettedFlatten:
-    """Offset and hand over per symbol (see the module doc); returns the batch to send instead of `batch`."""
+    """Offset and hand over per symbol (see the module doc); returns the batch to send instead of `batch`. Any
+    failure rolls the hand-overs back (one ledger transaction) and the flatten goes per plan, with a note."""
+    try:
+        return _consolidate(ledger, batch, directive)
+    except Exception as exc:  # noqa: BLE001 - a panic flatten must still go: per plan, as previewed
+        return NettedFlatten(batch, list(batch.plan_versions), notes=[f"netting not used ({exc}); closing per plan"])
+
+
+def _consolidate(ledger: Ledger, batch: ExecutionBatch, directive: StrategyDirective) -> NettedFlatten:
     did = batch.directive_id
     state = ledger.state(batch.plan_versions)
     held = [(p.plan_id, p.symbol, p.net_position) for p in state.plans if p.net_position != 0]
@@ -109,7 +117,15 @@ def consolidate(ledger: Ledger, batch: ExecutionBatch, directive: StrategyDirect
 
 
 def true_up(ledger: Ledger, directive_id: str, netted: NettedFlatten) -> list[str]:
-    """Allocate each carrier's close back to the plans that handed over (see the module doc). Returns notes."""
+    """Allocate each carrier's close back to the plans that handed over (see the module doc). Returns notes; a
+    failure is a note (positions are right either way; only the P&L split stays at the mark)."""
+    try:
+        return _true_up(ledger, directive_id, netted)
+    except Exception as exc:  # noqa: BLE001 - never fail a finished flatten on the P&L split
+        return [f"netting: the fill could not be allocated back ({exc}); P&L split at the mark"]
+
+
+def _true_up(ledger: Ledger, directive_id: str, netted: NettedFlatten) -> list[str]:
     notes: list[str] = []
     for h in netted.handovers:
         plan = ledger.state([h.carrier], fills=True).plans[0]

@@ -89,3 +89,27 @@ async def test_the_carriers_close_is_allocated_back_at_its_price_with_each_plans
     assert abs(total - ((close.price * 15 - sum((before[p].avg_entry_price * q for p, q in
                                              (("TPL_BIG", 10), ("TPL_SMALL", 5))), D(0))) - fee)) < D("1e-12")
     assert_consistent(desk)
+
+
+async def test_a_netting_failure_rolls_back_and_the_flatten_goes_per_plan() -> None:
+    desk = await make_desk()
+    await open_plan(desk, "TPL_A", BTC, Side.BUY, "0.003", stop=None)
+    await open_plan(desk, "TPL_B", BTC, Side.BUY, "0.002", stop=None)
+    # a client order id the hand-over needs is already taken: the netting transaction fails as a whole
+    from core import handler_netting
+
+    taken = handler_netting._coid("STR_FAIL", "TPL_B", "handover")
+    desk.ledger.create_plan("TPL_X", BTC, Side.BUY)
+    from core.models import Order, OrderRole, OrderStatus, OrderType
+
+    desk.ledger.write_ahead("TPL_X", Order(order_id="ORD_X", client_order_id=taken, role=OrderRole.ENTRY,
+                                           side=Side.BUY, type=OrderType.MARKET, quantity=D("1"),
+                                           status=OrderStatus.REJECTED))
+    desk.handler.netting = True
+    trades_before = len(desk.engine.trades())
+    report = await desk.send(directive("STR_FAIL", "CLOSE_EXISTING", "TPL_A", "TPL_B"), halt=True)
+    assert report.ok, report.summary()
+    assert any(n.startswith("netting not used") for n in report.notes)
+    assert len(desk.engine.trades()[trades_before:]) == 2  # per plan
+    assert all(desk.plan(p).net_position == 0 for p in ("TPL_A", "TPL_B"))
+    assert_consistent(desk)
