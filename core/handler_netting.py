@@ -98,8 +98,10 @@ def _consolidate(ledger: Ledger, batch: ExecutionBatch, directive: StrategyDirec
                     if pid == carrier or q == 0:
                         continue
                     _internal_fill(ledger, did, pid, n.side, q, mark, Decimal(0), "handover")
-                    _internal_fill(ledger, did, carrier, n.side.opposite, q, mark, Decimal(0), "takeover", pid)
                     handed[pid] = q
+                if handed:  # the carrier takes over the lot in one internal fill
+                    total = sum(handed.values(), Decimal(0))
+                    _internal_fill(ledger, did, carrier, n.side.opposite, total, mark, Decimal(0), "takeover", symbol)
             offset = sum((q for pid, q in n.internal.items() if n.positions[pid] > 0), Decimal(0))
             result.notes.append(
                 f"netted {symbol}: {offset} offset internally at {mark}; "
@@ -139,17 +141,22 @@ def _true_up(ledger: Ledger, directive_id: str, netted: NettedFlatten) -> list[s
         price = sum((f.price * f.quantity for f in closes), Decimal(0)) / filled
         fee = sum((f.fee for f in closes), Decimal(0))
         got = h.net.apply_fill(min(filled, h.net.remaining), fee)
+        side = h.net.side
+        moved, moved_fee = Decimal(0), Decimal(0)
         with ledger.transaction():
             for pid, (qty, fee_share) in sorted(got.items()):
                 if pid == h.carrier or qty == 0:
                     continue
                 # the plan buys back its hand-over at the mark and sells it at the close's price, with its fee share
-                _internal_fill(ledger, directive_id, pid, h.net.side.opposite, qty, h.mark, Decimal(0), "reprice-in")
-                _internal_fill(ledger, directive_id, pid, h.net.side, qty, price, fee_share, "reprice-out")
-                _internal_fill(ledger, directive_id, h.carrier, h.net.side, qty, h.mark, Decimal(0), "give", pid)
-                _internal_fill(ledger, directive_id, h.carrier, h.net.side.opposite, qty, price, -fee_share,
-                               "take", pid)
+                _internal_fill(ledger, directive_id, pid, side.opposite, qty, h.mark, Decimal(0), "reprice-in")
+                _internal_fill(ledger, directive_id, pid, side, qty, price, fee_share, "reprice-out")
+                moved, moved_fee = moved + qty, moved_fee + fee_share
+            if moved:  # and the carrier the other side of those, in one pair (its fee share moves as a negative fee)
+                _internal_fill(ledger, directive_id, h.carrier, side, moved, h.mark, Decimal(0), "give", h.symbol)
+                _internal_fill(ledger, directive_id, h.carrier, side.opposite, moved, price, -moved_fee, "take",
+                               h.symbol)
         notes.append(f"netted {h.symbol}: close of {filled} at {price:.8f} allocated to {len(got)} plans")
-    for pid in netted.plan_ids:  # flat with no order left (also one left so by a killed run): CLOSED
-        ledger.close_if_flat(pid)
+    with ledger.transaction():  # flat with no order left (also one left so by a killed run): CLOSED, one commit
+        for pid in netted.plan_ids:
+            ledger.close_if_flat(pid)
     return notes
