@@ -28,6 +28,7 @@ from core.connector import ConnectorError, IExecutionConnector
 from core.directives import Scope, StrategyDirective
 from core.handler_cancel_all import cancel_all_calls
 from core.handler_fills import record_fills
+from core.handler_netting import consolidate, true_up
 from core.handler_orders import OrderOps
 from core.handler_restop import restore_stops
 from core.handler_stale import retranslate, stale_plans
@@ -110,6 +111,8 @@ class ExecutionHandler:
         #: symbols on which an order that is not ours was ever seen open: no cancel-all there (issue 13 item 5)
         self.foreign_seen: set[str] = set()
         self.flatten_rounds = flatten_rounds
+        #: a flatten sends one netted close per symbol (core.handler_netting); the CLI sets it (--net/--no-net)
+        self.netting = False
         self.flatten_deadline = flatten_deadline
         self.ops = OrderOps(
             ledger,
@@ -164,6 +167,11 @@ class ExecutionHandler:
             self._journal("refused", batch.directive_id, {"reason": refusal, "halted": report.halted,
                                                           "summary": refusal})
             return report
+        preview_marks = dict(batch.marks)  # the marks the operator saw: every fill's slippage is measured from them
+        netted = None
+        if self.netting and directive.scope is Scope.CLOSE_EXISTING:  # one close per symbol (core.handler_netting)
+            netted = consolidate(self.ledger, batch, directive)
+            batch, report.notes = netted.batch, report.notes + netted.notes
         self._journal("send", batch.directive_id, {
             "directive": directive.model_dump(mode="json"), "batch": batch.to_dict(), "digest": digest,
             "summary": f"{len(batch.commands)} commands",
@@ -174,12 +182,13 @@ class ExecutionHandler:
         for pid in touched:
             self.busy[pid] = self.busy.get(pid, 0) + 1
         try:
-            preview_marks = dict(batch.marks)
             await self._run(batch, directive, report, on_outcome, round_no=1, marks=preview_marks)
             report.rounds = 1
             closing = self._closing_plans(batch, directive)
             if closing:
                 await self._finish_flatten(closing, directive, report, on_outcome, preview_marks)
+            if netted is not None:
+                report.notes.extend(true_up(self.ledger, batch.directive_id, netted))
             elif any(o.status is OutcomeStatus.UNKNOWN for o in report.outcomes):
                 await self._resync(report, on_outcome, f"{batch.directive_id}: final lookup")
         finally:

@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--all", action="store_true", help="every active plan (also halts the desk)")
     which.add_argument("--plan", action="append", metavar="ID", help="a plan id (repeatable)")
     p.add_argument("--slippage", default=None, help="max slippage as a fraction (0.05 = 5 %%): LIMIT IOC")
+    p.add_argument("--net", action=argparse.BooleanOptionalAction, default=None,
+                   help="one close per symbol for the net of the plans, allocated back per plan (default: on with "
+                        "--all, off with --plan)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--yes", action="store_true", help="send without asking")
     mode.add_argument("--dry-run", action="store_true", help="show the preview only")

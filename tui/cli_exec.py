@@ -119,6 +119,7 @@ async def _execute(args: argparse.Namespace, build: Build, *, halt: bool, dry_ru
     connector = make_connector(args.connector, db, base_url=args.base_url, key_file=args.key_file)
     cli_report.venue_limits = limits_of(connector)  # the preview's duration at the venue's rate limit
     rt: Runtime = await open_runtime(db, connector, adopt=adopt)
+    rt.handler.netting = bool(getattr(args, "netting", False))
     try:
         directive = _with_id(build(rt.ledger), fresh=args.command == "flatten")
         if not directive.target_plan_ids and directive.scope is Scope.CLOSE_EXISTING:
@@ -160,6 +161,8 @@ def run_flatten(args: argparse.Namespace) -> int:
             raise InputError(str(exc)) from None
     if not args.yes and not args.dry_run and not sys.stdin.isatty():
         raise InputError("no terminal to confirm on: pass --yes to send (or --dry-run to only preview)")
+
+    args.netting = bool(args.all) if args.net is None else bool(args.net)  # one close per symbol (--net/--no-net)
 
     def build(ledger: Ledger) -> StrategyDirective:
         ids = ledger.plan_ids(PlanStatus.ACTIVE) if args.all else list(args.plan)

@@ -145,7 +145,7 @@ def pacing_line(batch: ExecutionBatch, limits: VenueLimits | None = None) -> str
     if batch.scope is Scope.CLOSE_EXISTING and trades:
         symbols = len({c.symbol for c in trades})
         forms = close_forms_line(limits, per_plan_closes=len(trades), cancels=cancels, symbols=symbols)
-        return f"closes: {forms} [dim](sent per plan: netted sending is not wired yet)[/]"
+        return f"closes: {forms}"
     plan = plan_pacing(limits, orders=len(trades), requests=len(batch.commands))
     where = "at the rate limit" if limits is not None and limits.orders is not None else "(no venue rate limit)"
     return f"expected: {len(batch.commands)} requests, {plan.text()} {where}"

@@ -190,7 +190,8 @@ def test_flatten_killed_mid_run_finishes_when_run_again_and_the_ledger_matches_t
     db = tmp_path / "desk.sqlite"
     plans = 150
     seed(db, plans)
-    proc = subprocess.Popen(command("flatten", "--all", "--yes", "--db", db), cwd=ROOT, stdin=subprocess.DEVNULL,
+    proc = subprocess.Popen(command("flatten", "--all", "--yes", "--no-net", "--db", db), cwd=ROOT,
+                            stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     killed_at: tuple[int, int] | None = None
