@@ -79,6 +79,10 @@ class BinanceRest:
     def __repr__(self) -> str:
         return f"BinanceRest({self.base_url!r})"
 
+    def sign(self, payload: str) -> str:
+        """The signature of `payload` with this client's key (HMAC hex or Ed25519 base64), for the WS API."""
+        return self._signer.sign(payload)
+
     def server_time(self) -> float:
         return time.time() + self.time_offset
 

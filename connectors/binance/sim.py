@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl, unquote
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
 from connectors.binance.signing import Signer
@@ -35,6 +35,7 @@ from connectors.binance.sim_args import DEFAULT_API_KEY, DEFAULT_API_SECRET, add
 from connectors.binance.sim_handlers import ENDPOINTS, ApiError, Endpoint
 from connectors.binance.sim_market import MARKET_ENDPOINTS
 from connectors.binance.sim_state import Fault, SimLimits, SimState, suffix
+from connectors.binance.sim_ws import WsHub
 from connectors.paper.engine import PaperEngine
 from connectors.paper.markets import DEFAULT_MARKETS
 from connectors.paper.orders import PaperConfig
@@ -87,6 +88,7 @@ def create_app(
     `{"code": -1000, "msg": "Unknown endpoint."}`. `ed25519_keys`: more API keys, each with its Ed25519 public
     key (PEM); `api_key` itself is an HMAC key with `api_secret`."""
     st = SimState(engine=engine, api_key=api_key, signer=Signer(api_secret), clock=clock)
+    hub = WsHub(st)
     st.keys = {api_key: st.signer} | {k: Ed25519Verifier(pem) for k, pem in (ed25519_keys or {}).items()}
     st.set_limits(limits or SimLimits())
 
@@ -110,7 +112,12 @@ def create_app(
     async def control(request: Request) -> Response:
         try:
             body = await request.json() if (await request.body()) else {}
-            return JSONResponse(st.control(body))
+            ws = body.pop("ws", None)
+            ws_out = hub.control(ws) if ws is not None else None  # faults first: they apply to what follows
+            out = st.control(body)
+            if ws_out is not None:
+                out["ws"] = ws_out
+            return JSONResponse(out)
         except (ValueError, TypeError, KeyError) as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
 
@@ -136,9 +143,12 @@ def create_app(
         Route("/_sim/orders", orders, methods=["GET"]),
         Route("/_sim/requests", requests, methods=["GET"]),
         Route("/api/{rest:path}", api, methods=["GET", "POST", "DELETE", "PUT"]),
+        WebSocketRoute("/ws-api/v3", hub.serve_api),
+        WebSocketRoute("/stream", hub.serve_streams),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.sim = st
+    app.state.ws = hub
     return app
 
 
