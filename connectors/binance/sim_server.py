@@ -71,10 +71,11 @@ def start_sim_in_thread(
     host: str = "127.0.0.1",
     omit: frozenset[str] = frozenset(),
     ed25519_keys: dict[str, str] | None = None,
+    spot: Any = None,
 ) -> SimServer:
     """Start the simulator on `host` with a free port; returns once it accepts connections."""
     app = create_app(engine, api_key, api_secret, limits=limits, tick_interval=tick_interval, omit=omit,
-                     ed25519_keys=ed25519_keys)
+                     ed25519_keys=ed25519_keys, spot=spot)
     # proto IPPROTO_TCP: asyncio only sets TCP_NODELAY on accepted sockets whose proto says TCP (else +40 ms)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

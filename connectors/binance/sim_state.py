@@ -116,6 +116,7 @@ class SimState:
     banned_until: float = 0.0
     requests: list[dict[str, Any]] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
+    spot: Any = None  # sim_spot.SpotConfig when spot realism is on
     keys: dict[str, Any] = field(default_factory=dict)  # API key -> its verifier (HMAC Signer / Ed25519Verifier)
 
     def now(self) -> float:
