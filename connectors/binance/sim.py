@@ -94,6 +94,7 @@ def create_app(
     st = SimState(engine=engine, api_key=api_key, signer=Signer(api_secret), clock=clock)
     st.spot = spot
     hub = WsHub(st)
+    st.ws_hub = hub
     st.keys = {api_key: st.signer} | {k: Ed25519Verifier(pem) for k, pem in (ed25519_keys or {}).items()}
     st.set_limits(limits or SimLimits())
 
@@ -196,9 +197,8 @@ async def _serve(st: SimState, ep: Endpoint, request: Request, raw_body: str) ->
             _count_order(st, now, headers)
         if fault is not None and fault.kind in ("5xx", "timeout") and not fault.execute:
             return _fault_reply(fault, headers), coid
-        if st.spot is not None and ep.orders:
-            sim_spot.check(st, path, params)
-        body = ep.handler(st, params, now)
+        expire = st.spot is not None and bool(ep.orders) and sim_spot.check(st, path, params)
+        body = sim_spot.expire_in_match(st, params, now) if expire else ep.handler(st, params, now)
         if st.spot is not None and path in _SPOT_DECORATE:
             body = _SPOT_DECORATE[path](st, body)
     except ApiError as exc:

@@ -11,6 +11,8 @@ With `SpotConfig` on the SimState (create_app(spot=...), `exchange-sim --spot`):
   (open stop orders per symbol); they are advertised in exchangeInfo;
 - `symbol_status`: a symbol in CANCEL_ONLY (or any status but TRADING) refuses new orders with -1013 "Market is
   closed." and says so in exchangeInfo; cancels work.
+- self-trade prevention, EXPIRE_TAKER: a new LIMIT / MARKET order that would trade with one of the account's own
+  resting LIMIT orders (two plans' orders crossing) is accepted and ends EXPIRED_IN_MATCH, nothing executed.
 cancelReplace is checked as if the order it replaces were already gone (Binance releases its lock first)."""
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from connectors.binance.sim_format import s8
+from connectors.binance.sim_format import order_json, s8
 from connectors.binance.sim_handlers import ApiError, Params, parse_new_order
 from connectors.binance.sim_state import SimState
+from connectors.binance.sim_ws import execution_report
 from connectors.paper.orders import QUOTE_ASSET, base_asset
 from core.connector import OrderRequest, VenueOrder
-from core.models import OrderType, Side
+from core.models import OrderStatus, OrderType, Side
 
 INSUFFICIENT = (-2010, "Account has insufficient balance for requested action.")
 _ALGO = (OrderType.STOP_MARKET, OrderType.STOP_LIMIT)
@@ -73,8 +76,9 @@ def balances(st: SimState, *, exclude: str | None = None) -> dict[str, tuple[Dec
     return {a: (q - locked.get(a, Decimal(0)), locked.get(a, Decimal(0))) for a, q in total.items()}
 
 
-def check(st: SimState, path: str, params: Params) -> None:
-    """Refuse a new order (POST order / cancelReplace) the way a spot venue would; raises ApiError."""
+def check(st: SimState, path: str, params: Params) -> bool:
+    """Refuse a new order (POST order / cancelReplace) the way a spot venue would (raises ApiError). True when the
+    order would trade with one of the account's own resting orders: self-trade prevention expires it."""
     spot = st.spot
     assert spot is not None
     req, _resp = parse_new_order(st, dict(params))
@@ -92,7 +96,45 @@ def check(st: SimState, path: str, params: Params) -> None:
         price = req.price or req.stop_price or st.engine.markets[req.symbol].mark_price
         if req.quantity * price > free.get(QUOTE_ASSET, (Decimal(0), Decimal(0)))[0]:
             raise ApiError(*INSUFFICIENT)
+    return exclude is None and self_trade(st, req)
 
+
+def self_trade(st: SimState, req: OrderRequest) -> bool:
+    """Would `req` take liquidity from one of the account's own resting LIMIT orders? The simulated book holds the
+    mark's best bid / ask one tick away; an own resting order at (or better than) that level is ahead of it."""
+    if req.order_type not in (OrderType.LIMIT, OrderType.MARKET):
+        return False
+    rules = st.engine.markets[req.symbol]
+    for o in st.engine.open_orders(req.symbol):
+        if o.side is req.side or o.order_type is not OrderType.LIMIT or o.price is None:
+            continue
+        if req.side is Side.BUY:
+            best = rules.mark_price + rules.tick_size
+            if o.price <= best and (req.price is None or req.price >= o.price):
+                return True
+        else:
+            best = rules.mark_price - rules.tick_size
+            if o.price >= best and (req.price is None or req.price <= o.price):
+                return True
+    return False
+
+
+def expire_in_match(st: SimState, params: Params, now: float) -> dict[str, Any]:
+    """The answer to an order that self-trade prevention (EXPIRE_TAKER) expired: accepted, nothing executed,
+    status EXPIRED_IN_MATCH; it stays queryable and goes out on the user data stream."""
+    req, _resp = parse_new_order(st, dict(params))
+    st.spot_next_oid += 1
+    v = VenueOrder(symbol=req.symbol, client_order_id=req.client_order_id, side=req.side, order_type=req.order_type,
+                   quantity=req.quantity, status=OrderStatus.EXPIRED, price=req.price, stop_price=req.stop_price,
+                   time_in_force=req.time_in_force, exchange_order_id=str(st.spot_next_oid))
+    body = order_json(st.engine, v, now, resp="QUERY") | {"status": "EXPIRED_IN_MATCH",
+                                                           "selfTradePreventionMode": "EXPIRE_TAKER"}
+    st.spot_expired[(req.symbol, req.client_order_id)] = body
+    st.engine.order_log.append((req.symbol, req.client_order_id))
+    if st.ws_hub is not None:
+        report = execution_report(v, now) | {"X": "EXPIRED_IN_MATCH", "x": "TRADE_PREVENTION", "V": "EXPIRE_TAKER"}
+        st.ws_hub.user_event(report)
+    return body
 
 def _filters(st: SimState, spot: SpotConfig, req: OrderRequest, exclude: str | None) -> None:
     mark = st.engine.markets[req.symbol].mark_price
@@ -118,6 +160,8 @@ def decorate_exchange_info(st: SimState, body: dict[str, Any]) -> dict[str, Any]
                          "askMultiplierDown": s8(spot.ask_down), "avgPriceMins": 5},
                         {"filterType": "MAX_NUM_ORDERS", "maxNumOrders": spot.max_num_orders},
                         {"filterType": "MAX_NUM_ALGO_ORDERS", "maxNumAlgoOrders": spot.max_num_algo_orders}]
+        s["defaultSelfTradePreventionMode"] = "EXPIRE_TAKER"
+        s["allowedSelfTradePreventionModes"] = ["EXPIRE_TAKER"]
         s["isMarginTradingAllowed"] = spot.margin
     return body
 

@@ -108,6 +108,9 @@ class WsHub:
             if o.status in (OrderStatus.OPEN, OrderStatus.CANCELLED, OrderStatus.EXPIRED):
                 self._user(account_position(self.st, o.symbol, now))
 
+    def user_event(self, event: dict[str, Any]) -> None:
+        self._user(event)
+
     def _user(self, event: dict[str, Any]) -> None:
         for s in self.sessions:
             if s.subscription is not None:

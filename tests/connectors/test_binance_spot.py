@@ -137,3 +137,23 @@ async def test_flatten_of_one_plan_leaves_the_other_plans_inventory(tmp_path: Pa
         assert eth_balance(sim) == ("0.00000000", "0.70000000")  # B's inventory, still locked by B's stop
         assert (await conn.positions())[ETH] == D("0.7")
         ledger.close()
+
+
+async def test_self_trade_prevention_expires_the_taker_in_match() -> None:
+    async with spot() as (conn, sim):
+        await conn.place_order(order(Side.BUY, OrderType.MARKET, "1"))
+        resting = order(Side.SELL, OrderType.LIMIT, "0.5", price="3500.01")  # one plan's sell, best ask
+        await conn.place_order(resting)
+        taker = order(Side.BUY, OrderType.MARKET, "0.2")  # another plan's buy would trade with it
+        placed = await conn.place_order(taker)
+        assert placed.status is OrderStatus.EXPIRED and placed.filled_quantity == 0
+        raw = signed_request(sim.base_url, "GET", "/api/v3/order", [("symbol", ETH),
+                                                                     ("origClientOrderId", taker.client_order_id)])
+        assert raw.json()["status"] == "EXPIRED_IN_MATCH"
+        found = await conn.get_order(ETH, taker.client_order_id)
+        assert found is not None and found.status is OrderStatus.EXPIRED
+        assert sim.engine.positions()[ETH] == D("1")  # nothing traded
+        assert sim.engine.get(ETH, resting.client_order_id).status is OrderStatus.OPEN  # type: ignore[union-attr]
+        # a buy that does not reach the own order (limit under it) is not affected
+        assert (await conn.place_order(order(Side.BUY, OrderType.LIMIT, "0.1", price="3500"))).status in (
+            OrderStatus.FILLED, OrderStatus.OPEN)
