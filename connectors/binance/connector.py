@@ -62,6 +62,7 @@ class BinanceConnector:
         ws_url: str | None = None,
         stream_url: str | None = None,
         stall_timeout: float = 10.0,
+        http: str = "aiohttp",
     ) -> None:
         self.rest = BinanceRest(
             base_url,
@@ -71,6 +72,7 @@ class BinanceConnector:
             recv_window=recv_window,
             timeout=timeout,
             transport=transport,
+            http=http,
         )
         self._wanted = list(symbols) if symbols else None
         self.info: dict[str, SymbolInfo] = {}
