@@ -62,12 +62,12 @@ class BinanceRest:
         headers = {"X-MBX-APIKEY": api_key, "Accept": "application/json"}
         self.http = http
         self._clients: list[Any]
-        if http == "aiohttp" and transport is None:  # one aiohttp session: its connector has no per-request scan over the pool
+        if http == "aiohttp" and transport is None:  # one session: its connector does not scan the pool per request
             from connectors.binance.http_aiohttp import AiohttpClient
 
             self._clients = [AiohttpClient(self.base_url, timeout=timeout, headers=headers,
                                            max_connections=max(1, max_in_flight))]
-        elif http in ("httpx", "httpx-aiohttp"):
+        elif http in ("httpx", "httpx-aiohttp", "aiohttp"):  # aiohttp with a test transport: httpx
             if http == "httpx-aiohttp" and transport is None:  # benchmarks only: see http_aiohttp's docstring
                 from httpx_aiohttp import AiohttpTransport
 
