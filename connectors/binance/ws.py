@@ -107,8 +107,10 @@ class UserStream:
                 reason = await self._session()
                 log.info("binance user stream: %s; reconnecting", reason)
             except (OSError, websockets.WebSocketException, TimeoutError, ValueError, KeyError) as exc:
+                repeated = self.last_error is not None and not self.live
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                log.warning("binance user stream lost (%s); polling until it is back", self.last_error)
+                (log.debug if repeated else log.warning)(
+                    "binance user stream lost (%s); polling until it is back", self.last_error)
             except Exception as exc:  # noqa: BLE001 - a bug must not silence live data: fall back, retry
                 self.last_error = type(exc).__name__
                 log.exception("binance user stream failed")
