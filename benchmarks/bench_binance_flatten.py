@@ -157,9 +157,14 @@ def snapshot() -> dict[str, Any]:
 
 
 async def timed(
-    sim: Venue, latency_ms: float, max_in_flight: int, body: Callable[[BinanceConnector], Awaitable[str]]
+    sim: Venue,
+    latency_ms: float,
+    max_in_flight: int,
+    body: Callable[[BinanceConnector], Awaitable[str]],
+    http: str = "httpx",
 ) -> tuple[float, str, int]:
-    conn = BinanceConnector(sim.base_url, KEY, SECRET, max_in_flight=max_in_flight, symbols=SYMBOLS, timeout=10.0)
+    conn = BinanceConnector(sim.base_url, KEY, SECRET, max_in_flight=max_in_flight, symbols=SYMBOLS, timeout=10.0,
+                            http=http, user_stream=False)
     await conn.start()
     sim.control(latency_ms=latency_ms)
     sent_before = conn.rest.sent
@@ -278,8 +283,32 @@ async def loopback_overhead(n: int = 300) -> tuple[float, float]:
     return statistics.median(rtts), statistics.median(costs)
 
 
-async def main(latency_ms: float) -> None:
+async def compare_clients(latency_ms: float, reps: int, bound: int) -> dict[str, list[float]]:
+    """The flatten through the ExecutionHandler with each HTTP client, interleaved, `reps` runs each."""
+    out: dict[str, list[float]] = {c: [] for c in CLIENTS}
+    for _ in range(reps):
+        for client in CLIENTS:
+            wall, note, _sent = await timed(Venue(), latency_ms, bound, via_handler(bound), http=client)
+            out[client].append(wall * 1000)
+    return out
+
+
+CLIENTS = ("httpx", "httpx-aiohttp", "aiohttp")
+
+
+async def main(latency_ms: float, reps: int = 5, only_clients: bool = False) -> None:
+    import os
+
     target = (4 * latency_ms + 100) / 1000
+    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    print(f"flatten through the ExecutionHandler, 64 in flight, {latency_ms:.0f} ms latency: HTTP clients side by side "
+          f"({reps} runs each, interleaved; target <= {target * 1000:.0f} ms median)")
+    figures = await compare_clients(latency_ms, reps, 64)
+    for client, xs in figures.items():
+        print(f"  {client:<14} median {statistics.median(xs):6.0f} ms   min {min(xs):6.0f}   max {max(xs):6.0f}   "
+              f"runs {' '.join(f'{x:.0f}' for x in xs)}")
+    if only_clients:
+        return
     print(
         f"flatten of {PLANS} plans on {len(SYMBOLS)} symbols, {PLANS * len(ORDERS)} open orders, "
         f"{latency_ms:.0f} ms injected latency per request; target <= {target * 1000:.0f} ms"
@@ -313,4 +342,7 @@ async def main(latency_ms: float) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--latency-ms", type=float, default=25.0)
-    asyncio.run(main(parser.parse_args().latency_ms))
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--clients-only", action="store_true", help="only the HTTP clients comparison")
+    a = parser.parse_args()
+    asyncio.run(main(a.latency_ms, a.reps, a.clients_only))

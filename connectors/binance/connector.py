@@ -26,6 +26,7 @@ from connectors.binance.mapping import SymbolInfo, dec, new_order_params, order_
 from connectors.binance.marks import MarkSource
 from connectors.binance.poller import OrderBook, Poller
 from connectors.binance.rest import BinanceError, BinanceRest
+from connectors.binance.ws import MarkStream, UserStream, ws_urls
 from core.connector import (
     Capabilities,
     ConnectorError,
@@ -57,6 +58,11 @@ class BinanceConnector:
         poll_interval: float = 1.0,
         symbols: list[str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        user_stream: bool = True,
+        ws_url: str | None = None,
+        stream_url: str | None = None,
+        stall_timeout: float = 10.0,
+        http: str = "aiohttp",
     ) -> None:
         self.rest = BinanceRest(
             base_url,
@@ -66,6 +72,7 @@ class BinanceConnector:
             recv_window=recv_window,
             timeout=timeout,
             transport=transport,
+            http=http,
         )
         self._wanted = list(symbols) if symbols else None
         self.info: dict[str, SymbolInfo] = {}
@@ -75,6 +82,17 @@ class BinanceConnector:
         self._unsure: dict[str, float] = {}
         self.marks = MarkSource(self.rest)
         self.poller = Poller(self.rest, self.book, self._poll_symbols, self.marks, interval=poll_interval, start_ms=0)
+        api_ws, market_ws = ws_urls(base_url)
+        self.user_stream: UserStream | None = None
+        self.mark_stream: MarkStream | None = None
+        if user_stream:
+            self.user_stream = UserStream(self.rest, api_key, self.poller, ws_url or api_ws,
+                                          reconcile=self.poller.cycle, stall_timeout=stall_timeout,
+                                          heartbeat=min(3.0, stall_timeout / 3))
+            self.mark_stream = MarkStream(self.poller, stream_url or market_ws, self._poll_symbols)
+            us, ms_ = self.user_stream, self.mark_stream
+            self.poller.stream_live = lambda: us.live
+            self.poller.marks_live = lambda: ms_.live
         self._started = False
 
     def __repr__(self) -> str:
@@ -90,6 +108,9 @@ class BinanceConnector:
         self._started = True
 
     async def close(self) -> None:
+        for stream in (self.user_stream, self.mark_stream):
+            if stream is not None:
+                await stream.close()
         await self.poller.close()
         await self.rest.close()
 
@@ -302,14 +323,25 @@ class BinanceConnector:
 
     # -- events and health ----------------------------------------------------------------------------------
     def events(self) -> AsyncIterator[ConnectorEvent]:
-        return self.poller.stream()
+        """Live events: the WebSocket user data stream and market streams when the venue has them (REST
+        reconciliation on every (re)connect), polling while they are down."""
+        it = self.poller.stream()
+        for stream in (self.user_stream, self.mark_stream):
+            if stream is not None:
+                stream.start()
+        return it
 
     async def health(self) -> ConnectorHealth:
         poll = self.poller
         extra = {k: v for k, v in self.rest.usage().items()}
         extra["time_offset_ms"] = f"{self.rest.time_offset * 1000:.0f}"
         extra["requests"] = str(self.rest.sent)
-        extra["marks"] = self.marks.describe()
+        extra["marks"] = self.marks.describe() + (
+            "; live from bookTicker streams" if self.mark_stream is not None and self.mark_stream.live else "")
+        us = self.user_stream
+        extra["user_stream"] = ("off (polling)" if us is None else
+                                f"live (connects {us.connects})" if us.live else
+                                f"down, polling ({us.last_error or 'not started'})")
         if poll.last_error is not None:
             return ConnectorHealth(
                 ok=False, detail=f"polling failed: {poll.last_error}", last_data_ts=poll.last_poll, extra=extra

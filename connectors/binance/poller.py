@@ -89,6 +89,13 @@ class Poller:
         self.last_poll: float | None = None
         self.last_error: str | None = None
         self.cycles = 0
+        self.seen_trades: set[tuple[str, str]] = set()
+        #: set by the connector: True while the WebSocket user data stream is live (then polling is the fallback
+        #: only: marks when no market stream is up, and a slow reconciliation)
+        self.stream_live: Callable[[], bool] = lambda: False
+        self.marks_live: Callable[[], bool] = lambda: False
+        self.reconcile_interval = 30.0
+        self._last_full = 0.0
         self._task: asyncio.Task[None] | None = None
         self._closed = False
 
@@ -96,6 +103,15 @@ class Poller:
     def emit(self, event: ConnectorEvent) -> None:
         for q in self.subscribers:
             q.put_nowait(event)
+
+    def fill(self, ev: OrderFilled) -> bool:
+        """Emit a fill once per (symbol, trade id), whoever tells it (stream, reconciliation, duplicate event)."""
+        key = (ev.symbol, ev.trade_id)
+        if key in self.seen_trades:
+            return False
+        self.seen_trades.add(key)
+        self.emit(ev)
+        return True
 
     def note(self, order: VenueOrder) -> None:
         self.touched.add(order.symbol)
@@ -139,7 +155,12 @@ class Poller:
             started = time.monotonic()
             weight = 0
             try:
-                weight = await self.cycle()
+                if self.stream_live() and time.monotonic() - self._last_full < self.reconcile_interval:
+                    if not self.marks_live():
+                        weight = await self._prices(self.symbols())
+                else:
+                    weight = await self.cycle()
+                    self._last_full = time.monotonic()
                 self.last_poll = time.time()
                 self.last_error = None
             except ConnectorError as exc:
@@ -205,7 +226,7 @@ class Poller:
                     continue
                 coid = str(row["clientOrderId"])
                 self.book.coid_by_oid[(symbol, oid)] = coid
-            self.emit(
+            self.fill(
                 OrderFilled(
                     symbol=symbol,
                     client_order_id=coid,

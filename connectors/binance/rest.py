@@ -48,6 +48,7 @@ class BinanceRest:
         recv_window: int,
         timeout: float,
         transport: httpx.AsyncBaseTransport | None,
+        http: str = "httpx",
     ) -> None:
         if not api_key:
             raise ValueError("the API key is empty")
@@ -57,16 +58,33 @@ class BinanceRest:
         # Several small connection pools instead of one big one: httpcore's pool scans every connection on each
         # request, which costs ~1 ms per request at 64 connections; at <= 4 per pool it stays negligible.
         per_pool = min(POOL_SIZE, max(1, max_in_flight))
-        self._clients = [
-            httpx.AsyncClient(
-                base_url=self.base_url,
-                timeout=timeout,
-                transport=transport,
-                headers={"X-MBX-APIKEY": api_key, "Accept": "application/json"},
-                limits=httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool),
-            )
-            for _ in range(-(-max(1, max_in_flight) // per_pool) if transport is None else 1)
-        ]
+        n_pools = -(-max(1, max_in_flight) // per_pool) if transport is None else 1
+        headers = {"X-MBX-APIKEY": api_key, "Accept": "application/json"}
+        self.http = http
+        self._clients: list[Any]
+        if http == "aiohttp" and transport is None:  # one session: its connector does not scan the pool per request
+            from connectors.binance.http_aiohttp import AiohttpClient
+
+            self._clients = [AiohttpClient(self.base_url, timeout=timeout, headers=headers,
+                                           max_connections=max(1, max_in_flight))]
+        elif http in ("httpx", "httpx-aiohttp", "aiohttp"):  # aiohttp with a test transport: httpx
+            if http == "httpx-aiohttp" and transport is None:  # benchmarks only: see http_aiohttp's docstring
+                from httpx_aiohttp import AiohttpTransport
+
+                transport = AiohttpTransport(limits=httpx.Limits(max_connections=max(1, max_in_flight)))
+                n_pools = 1
+            self._clients = [
+                httpx.AsyncClient(
+                    base_url=self.base_url,
+                    timeout=timeout,
+                    transport=transport,
+                    headers=headers,
+                    limits=httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool),
+                )
+                for _ in range(n_pools)
+            ]
+        else:
+            raise ValueError(f"http: {http!r} is not one of httpx, aiohttp, httpx-aiohttp")
         self._load = [0] * len(self._clients)
         self._sem = asyncio.Semaphore(max_in_flight)
         self.recv_window = recv_window
@@ -78,6 +96,10 @@ class BinanceRest:
 
     def __repr__(self) -> str:
         return f"BinanceRest({self.base_url!r})"
+
+    def sign(self, payload: str) -> str:
+        """The signature of `payload` with this client's key (HMAC hex or Ed25519 base64), for the WS API."""
+        return self._signer.sign(payload)
 
     def server_time(self) -> float:
         return time.time() + self.time_offset

@@ -26,21 +26,24 @@ from urllib.parse import parse_qsl, unquote
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
+from connectors.binance import sim_spot
 from connectors.binance.signing import Signer
 from connectors.binance.signing_ed25519 import Ed25519Verifier
 from connectors.binance.sim_args import DEFAULT_API_KEY, DEFAULT_API_SECRET, add_arguments
 from connectors.binance.sim_handlers import ENDPOINTS, ApiError, Endpoint
 from connectors.binance.sim_market import MARKET_ENDPOINTS
 from connectors.binance.sim_state import Fault, SimLimits, SimState, suffix
+from connectors.binance.sim_ws import WsHub
 from connectors.paper.engine import PaperEngine
 from connectors.paper.markets import DEFAULT_MARKETS
 from connectors.paper.orders import PaperConfig
 
 log = logging.getLogger("connectors.binance.sim")
 ALL_ENDPOINTS = ENDPOINTS | MARKET_ENDPOINTS
+_SPOT_DECORATE = {"/api/v3/exchangeInfo": sim_spot.decorate_exchange_info, "/api/v3/account": sim_spot.decorate_account}
 
 _SIGNATURE_RE = re.compile(r"(^|&)signature=([^&]*)")
 _API_KEY_RE = re.compile(r"^[A-Za-z0-9-]{1,128}$")
@@ -81,12 +84,17 @@ def create_app(
     tick_interval: float | None = None,
     omit: frozenset[str] = frozenset(),
     ed25519_keys: dict[str, str] | None = None,
+    spot: sim_spot.SpotConfig | None = None,
 ) -> Starlette:
     """The simulator as an ASGI app. `tick_interval` (seconds) runs the engine's price walk in the background.
     `omit`: paths it does not serve (like a Binance-dialect venue with fewer endpoints): they answer 400
     `{"code": -1000, "msg": "Unknown endpoint."}`. `ed25519_keys`: more API keys, each with its Ed25519 public
-    key (PEM); `api_key` itself is an HMAC key with `api_secret`."""
+    key (PEM); `api_key` itself is an HMAC key with `api_secret`. `spot`: spot realism (see sim_spot); without it
+    the venue is the plain paper engine (no locked balances, shorting allowed), as the contract suite expects."""
     st = SimState(engine=engine, api_key=api_key, signer=Signer(api_secret), clock=clock)
+    st.spot = spot
+    hub = WsHub(st)
+    st.ws_hub = hub
     st.keys = {api_key: st.signer} | {k: Ed25519Verifier(pem) for k, pem in (ed25519_keys or {}).items()}
     st.set_limits(limits or SimLimits())
 
@@ -110,7 +118,15 @@ def create_app(
     async def control(request: Request) -> Response:
         try:
             body = await request.json() if (await request.body()) else {}
-            return JSONResponse(st.control(body))
+            ws = body.pop("ws", None)
+            if "spot" in body:
+                spot = body.pop("spot")
+                st.spot = None if spot is None else sim_spot.SpotConfig.from_dict(spot)
+            ws_out = hub.control(ws) if ws is not None else None  # faults first: they apply to what follows
+            out = st.control(body)
+            if ws_out is not None:
+                out["ws"] = ws_out
+            return JSONResponse(out)
         except (ValueError, TypeError, KeyError) as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
 
@@ -136,9 +152,12 @@ def create_app(
         Route("/_sim/orders", orders, methods=["GET"]),
         Route("/_sim/requests", requests, methods=["GET"]),
         Route("/api/{rest:path}", api, methods=["GET", "POST", "DELETE", "PUT"]),
+        WebSocketRoute("/ws-api/v3", hub.serve_api),
+        WebSocketRoute("/stream", hub.serve_streams),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.sim = st
+    app.state.ws = hub
     return app
 
 
@@ -178,7 +197,10 @@ async def _serve(st: SimState, ep: Endpoint, request: Request, raw_body: str) ->
             _count_order(st, now, headers)
         if fault is not None and fault.kind in ("5xx", "timeout") and not fault.execute:
             return _fault_reply(fault, headers), coid
-        body = ep.handler(st, params, now)
+        expire = st.spot is not None and bool(ep.orders) and sim_spot.check(st, path, params)
+        body = sim_spot.expire_in_match(st, params, now) if expire else ep.handler(st, params, now)
+        if st.spot is not None and path in _SPOT_DECORATE:
+            body = _SPOT_DECORATE[path](st, body)
     except ApiError as exc:
         return _json(exc.status, exc.body(), headers | exc_headers(exc)), coid
     if fault is not None:
@@ -325,12 +347,14 @@ def run_sim(
     tick_interval: float | None = 1.0,
     omit: frozenset[str] = frozenset(),
     ed25519_keys: dict[str, str] | None = None,
+    spot: sim_spot.SpotConfig | None = None,
 ) -> None:
     """Serve the simulator in the foreground (blocks) on a fresh funded paper account with the default markets."""
     import uvicorn
 
     eng = engine or PaperEngine(DEFAULT_MARKETS(), PaperConfig())
-    app = create_app(eng, api_key, api_secret, tick_interval=tick_interval, omit=omit, ed25519_keys=ed25519_keys)
+    app = create_app(eng, api_key, api_secret, tick_interval=tick_interval, omit=omit, ed25519_keys=ed25519_keys,
+                     spot=spot)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 
@@ -356,12 +380,17 @@ def run_from_args(args: argparse.Namespace) -> int:
             return 2
         ed_keys[args.ed25519_api_key] = pem
         print(f"  Ed25519 API key: {args.ed25519_api_key} (public key from {args.ed25519_public_key})")
+    if args.spot or args.margin:
+        print(f"  spot realism: free/locked balances, filters{', margin account' if args.margin else ''}")
+    print(f"  WebSocket API: ws://{args.host}:{args.port}/ws-api/v3   market streams: ws://{args.host}:{args.port}"
+          "/stream?streams=btcusdt@bookTicker")
     if args.omit_endpoint:
         print(f"  not served (-1000 Unknown endpoint): {', '.join(args.omit_endpoint)}")
     print(f"  connect with: --connector binance --base-url http://{args.host}:{args.port}", flush=True)
     try:
         run_sim(args.port, args.host, args.api_key, args.api_secret, tick_interval=None if args.no_ticks else 1.0,
-                omit=frozenset(args.omit_endpoint or ()), ed25519_keys=ed_keys)
+                omit=frozenset(args.omit_endpoint or ()), ed25519_keys=ed_keys,
+                spot=sim_spot.SpotConfig(margin=args.margin) if args.spot or args.margin else None)
     except KeyboardInterrupt:
         pass
     return 0

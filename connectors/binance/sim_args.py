@@ -23,6 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "private key")
     parser.add_argument("--ed25519-api-key", default=DEFAULT_ED25519_API_KEY,
                         help="the API key name of that Ed25519 key")
+    parser.add_argument("--spot", action="store_true",
+                        help="spot realism: free/locked balances (-2010), no short selling, PERCENT_PRICE_BY_SIDE, "
+                             "MAX_NUM_ORDERS, MAX_NUM_ALGO_ORDERS")
+    parser.add_argument("--margin", action="store_true", help="with --spot: a margin account (selling short allowed)")
     parser.add_argument("--omit-endpoint", action="append", metavar="PATH", type=_api_path,
                         help="do not serve this path, like a Binance-dialect venue with fewer endpoints "
                              "(e.g. /api/v3/ticker/price; repeatable)")

@@ -228,6 +228,9 @@ def query_order(st: SimState, p: Params, now: float) -> Any:
     symbol = str(symbol_param(st, p))
     found = _find(st, symbol, p, "orderId", "origClientOrderId")
     if found is None:
+        expired = st.spot_expired.get((symbol, p.get("origClientOrderId") or ""))
+        if expired is not None:  # spot mode: expired by self-trade prevention (sim_spot)
+            return expired
         raise ApiError(*NO_SUCH_ORDER)
     return order_json(st.engine, found, now)
 

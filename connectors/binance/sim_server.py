@@ -13,6 +13,7 @@ import uvicorn
 
 from connectors.binance.sim import DEFAULT_API_KEY, DEFAULT_API_SECRET, create_app
 from connectors.binance.sim_state import SimLimits, SimState
+from connectors.binance.sim_ws import WsHub
 from connectors.paper.engine import PaperEngine
 
 
@@ -21,9 +22,15 @@ class SimServer:
     base_url: str
     engine: PaperEngine
     state: SimState
+    ws: WsHub
     api_key: str
     _server: uvicorn.Server = field(repr=False)
     _thread: threading.Thread = field(repr=False)
+
+    @property
+    def ws_url(self) -> str:
+        """The WebSocket API (user data stream); market streams are at `/stream?streams=...` on the same port."""
+        return self.base_url.replace("http://", "ws://") + "/ws-api/v3"
 
     def control(self, **body: Any) -> dict[str, Any]:
         """POST /_sim/control (see SimState.control): latency_ms, skew_ms, faults, clear_faults, limits, marks, tick."""
@@ -64,16 +71,18 @@ def start_sim_in_thread(
     host: str = "127.0.0.1",
     omit: frozenset[str] = frozenset(),
     ed25519_keys: dict[str, str] | None = None,
+    spot: Any = None,
 ) -> SimServer:
     """Start the simulator on `host` with a free port; returns once it accepts connections."""
     app = create_app(engine, api_key, api_secret, limits=limits, tick_interval=tick_interval, omit=omit,
-                     ed25519_keys=ed25519_keys)
+                     ed25519_keys=ed25519_keys, spot=spot)
     # proto IPPROTO_TCP: asyncio only sets TCP_NODELAY on accepted sockets whose proto says TCP (else +40 ms)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="critical", access_log=False, lifespan="on", ws="none", loop="asyncio")
+    config = uvicorn.Config(app, log_level="critical", access_log=False, lifespan="on", ws="websockets-sansio",
+                            loop="asyncio")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"binance-sim-{port}", daemon=True)
     thread.start()
@@ -86,6 +95,7 @@ def start_sim_in_thread(
         base_url=f"http://{host}:{port}",
         engine=engine,
         state=app.state.sim,
+        ws=app.state.ws,
         api_key=api_key,
         _server=server,
         _thread=thread,

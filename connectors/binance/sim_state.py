@@ -116,6 +116,10 @@ class SimState:
     banned_until: float = 0.0
     requests: list[dict[str, Any]] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
+    spot: Any = None  # sim_spot.SpotConfig when spot realism is on
+    spot_expired: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # EXPIRED_IN_MATCH orders
+    spot_next_oid: int = 9_000_000_000
+    ws_hub: Any = None
     keys: dict[str, Any] = field(default_factory=dict)  # API key -> its verifier (HMAC Signer / Ed25519Verifier)
 
     def now(self) -> float:

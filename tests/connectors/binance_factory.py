@@ -24,10 +24,11 @@ async def binance_sim(
     *,
     limits: SimLimits | None = None,
     omit: frozenset[str] = frozenset(),
+    spot: Any = None,
     **connector_kw: Any,
 ) -> AsyncIterator[tuple[BinanceConnector, SimServer]]:
     """A started connector and its simulator (for tests that inject faults or read the order log)."""
-    server = start_sim_in_thread(PaperEngine(markets), KEY, SECRET, limits=limits, omit=omit)
+    server = start_sim_in_thread(PaperEngine(markets), KEY, SECRET, limits=limits, omit=omit, spot=spot)
     kw: dict[str, Any] = {"poll_interval": 0.1, "timeout": 2.0, "symbols": sorted(markets)} | connector_kw
     conn = BinanceConnector(server.base_url, KEY, SECRET, **kw)
     try:
