@@ -26,8 +26,9 @@ from core.outcomes import CommandOutcome, ExecutionReport
 from tui.app_actions import DeskActions
 from tui.bridge import DeskBridge
 from tui.screens.action_inputs import ScaleScreen, StopScreen
-from tui.screens.preview import PreviewScreen
+from tui.screens.preview import CONFIRM_GUARD, PreviewScreen
 from tui.widgets.activity import ActivityLog
+from tui.widgets.desk_input import DeskInput
 from tui.widgets.detail import PlanDetail
 from tui.widgets.fmt import num
 from tui.widgets.header import DeskHeader
@@ -59,7 +60,7 @@ class PlanDeskApp(DeskActions, App[None]):
         Binding("c", "close_plan", "Close", id="close"),
         Binding("n", "new_plan", "New plan", id="new_plan"),
         Binding("h", "halt", "Halt/Resume", id="halt"),
-        Binding("F", "flatten_all", "FLATTEN ALL", id="flatten_all", key_display="F"),
+        Binding("F", "flatten_all", "FLATTEN ALL", id="flatten_all", key_display="F", priority=True),
         Binding("slash", "filter", "Filter", id="filter", key_display="/"),
         Binding("escape", "clear_filter", "Clear filter", id="clear_filter", show=False),
         Binding("q", "quit_desk", "Quit", id="quit"),
@@ -75,6 +76,8 @@ class PlanDeskApp(DeskActions, App[None]):
         poll_interval: float = 0.25,
         stale_after: float = 5.0,
         cursor_blink: bool = True,
+        confirm_guard: float = CONFIRM_GUARD,
+        guard_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__()
         self.bridge = bridge
@@ -84,6 +87,8 @@ class PlanDeskApp(DeskActions, App[None]):
         self.poll_interval = poll_interval
         self.stale_after = stale_after
         self.cursor_blink = cursor_blink
+        self.confirm_guard = confirm_guard  # DESIGN §3b: seconds a preview must be on screen before y / enter count
+        self.guard_clock = guard_clock
         self.desk_ready = False
         self._desk = DeskStatus.ACTIVE
         self._outcomes: deque[tuple[str, CommandOutcome]] = deque()
@@ -97,7 +102,7 @@ class PlanDeskApp(DeskActions, App[None]):
     def compose(self) -> ComposeResult:
         yield DeskHeader(self.bridge.name, clock=self.clock, stale_after=self.stale_after, id="header")
         yield Static("", id="halt-banner")
-        yield Input(placeholder="filter: plan id, symbol, long/short, status  (enter keeps it, esc clears)",
+        yield DeskInput(placeholder="filter: plan id, symbol, long/short, status  (enter keeps it, esc clears)",
                     id="filter")
         yield PlansTable(id="plans")
         with Horizontal(id="lower"):

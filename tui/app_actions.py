@@ -48,6 +48,8 @@ class DeskActions:
     close_slippage: Decimal | None
     stale_after: float
     cursor_blink: bool
+    confirm_guard: float
+    guard_clock: Callable[[], float]
     desk_ready: bool
     _table: PlansTable
     _header: DeskHeader
@@ -211,7 +213,7 @@ class DeskActions:
             header.show(desk=h.desk, health=h.health, last_data_ts=h.last_data_ts, counts=h.counts, ready=h.ready,
                         failed=h.failed)
             self.push_screen(PreviewScreen(preview, directive, title=title, halt_desk=halt_desk, plans=plans,
-                                           header=header))
+                                           header=header, guard=self.confirm_guard, guard_clock=self.guard_clock))
 
         self._await(self.bridge.preview(directive), "preview", show)
 
@@ -245,7 +247,7 @@ class DeskActions:
 
     def on_preview_screen_repreview_requested(self, event: PreviewScreen.RepreviewRequested) -> None:
         old = event.screen
-        old.dismiss(None)
+        old.close_once()
         directive = old.directive.model_copy(update={"directive_id": self.new_id()})
         if old.closing and old.halt_desk:
             directive = directive.model_copy(update={"target_plan_ids": self.bridge.active_plan_ids()

@@ -66,7 +66,8 @@ class Desk:
         self.bridge.stop()
 
 
-def frozen_desk(folder: Path, *, gated: bool = False, poll: float = 3600.0) -> Desk:
+def frozen_desk(folder: Path, *, gated: bool = False, poll: float = 3600.0, guard: float | None = None,
+                guard_clock: Callable[[], float] | None = None) -> Desk:
     """The demo desk on a paper exchange that does not tick, a frozen clock, directive ids STR_T1, STR_T2, ...
     `poll` is the UI's poll interval (the default: no timer; pictures call app.poll() at fixed points)."""
     from connectors.paper.connector import PaperConnector
@@ -88,8 +89,11 @@ def frozen_desk(folder: Path, *, gated: bool = False, poll: float = 3600.0) -> D
     bridge = DeskBridge(connector, folder / "desk.sqlite", seed=seed_demo_desk, clock=clock, mark_interval=0.05,
                         health_interval=0.5)
     ids = itertools.count(1)
+    kw: dict[str, Any] = {} if guard is None else {"confirm_guard": guard}
+    if guard_clock is not None:
+        kw["guard_clock"] = guard_clock
     app = PlanDeskApp(bridge, clock=clock, new_id=lambda: f"STR_T{next(ids)}", poll_interval=poll,
-                      cursor_blink=False)
+                      cursor_blink=False, **kw)
     return Desk(app, bridge, connector, engine)
 
 
@@ -128,10 +132,15 @@ async def screen_of(pilot: Pilot, kind: type) -> Any:
     return pilot.app.screen
 
 
-async def preview_screen(pilot: Pilot) -> Any:
+async def preview_screen(pilot: Pilot, *, readable: bool = True) -> Any:
+    """The preview on screen; with `readable`, also wait out its confirmation guard (DESIGN §3b) as a person
+    reading it would, so that y / enter count."""
     from tui.screens.preview import PreviewScreen
 
-    return await screen_of(pilot, PreviewScreen)
+    screen = await screen_of(pilot, PreviewScreen)
+    if readable:
+        await until(pilot, lambda: screen.confirm_ready, 5, "the confirmation guard")
+    return screen
 
 
 async def sent(pilot: Pilot, screen: Any, timeout: float = 8.0) -> Any:

@@ -4,6 +4,8 @@ outcome live; a flatten shows its plans going flat; what is still open at the en
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -31,6 +33,7 @@ from tui.screens.preview_parts import (
     retry_cells,
     summarize,
 )
+from tui.widgets.desk_input import panic_binding
 from tui.widgets.fmt import num
 from tui.widgets.virtual_table import VirtualTable
 
@@ -44,12 +47,17 @@ class PreviewState(StrEnum):
     REFUSED = "refused"  # the handler refused (stale preview, already sent): nothing was sent
 
 
+#: DESIGN §3b: a confirm key counts only once the preview has been on screen this long (seconds)
+CONFIRM_GUARD = 0.25
+
+
 class PreviewScreen(ModalScreen[None]):
     BINDINGS = [
         Binding("y", "send", "Send", id="preview.send"),
         Binding("enter", "send", "Send", id="preview.send_enter", priority=True, show=False),
         Binding("escape", "cancel", "Cancel / close", id="preview.cancel"),
         Binding("r", "repreview", "Preview again", id="preview.again"),
+        panic_binding("preview"),
     ]
 
     @dataclass
@@ -65,8 +73,15 @@ class PreviewScreen(ModalScreen[None]):
         screen: PreviewScreen
 
     def __init__(self, preview: Preview, directive: StrategyDirective, *, title: str, halt_desk: bool = False,
-                 plans: list[PlanRow] | None = None, header: Widget | None = None) -> None:
+                 plans: list[PlanRow] | None = None, header: Widget | None = None, guard: float = CONFIRM_GUARD,
+                 guard_clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(classes="preview")
+        self.guard = guard
+        self.guard_clock = guard_clock
+        self.painted_at: float | None = None  # guard_clock() at the first refresh after mount (DESIGN §3b)
+        self.ignored_confirms = 0  # confirm keys that came too early (tests read it)
+        self._guard_hint = False
+        self._dismissed = False  # dismissed once: a second enter / esc of the same burst must not dismiss again
         self.header = header  # the desk's header line, kept live by the app above an opaque screen
         self.preview = preview
         self.batch = preview.batch
@@ -115,6 +130,16 @@ class PreviewScreen(ModalScreen[None]):
         self.query_one("#preview-report", Static).display = False
         self._show_state()
         self._fit()
+        self.call_after_refresh(self._painted)
+
+    def _painted(self) -> None:
+        if self.painted_at is None:
+            self.painted_at = self.guard_clock()
+
+    @property
+    def confirm_ready(self) -> bool:
+        """A confirm key pressed now would count: the preview is painted and the guard time has passed."""
+        return self.painted_at is not None and self.guard_clock() - self.painted_at >= self.guard
 
     def on_unmount(self) -> None:
         """Let go of the batch: a closed screen can linger until the GC's next full pass, and a flatten preview
@@ -144,7 +169,7 @@ class PreviewScreen(ModalScreen[None]):
     def _fit(self) -> None:
         """Size the tables to their rows, within the screen: small batches get a small dialog."""
         height = (self.size.height or 50) - (1 if self.header is not None else 0)
-        fixed = 2 + 1 + 1 + 1 + 2  # border, title, summary, marks, status (+ margin)
+        fixed = 2 + 1 + 1 + 1 + 2 + self._guard_hint  # border, title, summary, marks, status (+ margin), hint
         notes = self.query_one("#preview-notes", Static)
         if notes.display:
             fixed += min(len(self.batch.errors) + len(self.batch.warnings), 12) + 1
@@ -178,8 +203,10 @@ class PreviewScreen(ModalScreen[None]):
         n = len(self.batch.commands)
         if s is PreviewState.READY:
             what = f"send {n} command{'s' * (n != 1)}" + (" and HALT the desk" if self.halt_desk else "")
-            return Text.assemble(("  y", "bold reverse"), (" / ", ""), ("enter", "bold reverse"), (f"  {what}    ", ""),
-                                 ("esc", "bold reverse"), ("  cancel: nothing is sent", ""))
+            hint = (("  KEY IGNORED: it came before you could read this preview; read it, then press y again\n",
+                     "bold black on yellow") if self._guard_hint else ("", ""))
+            return Text.assemble(hint, ("  y", "bold reverse"), (" / ", ""), ("enter", "bold reverse"),
+                                 (f"  {what}    ", ""), ("esc", "bold reverse"), ("  cancel: nothing is sent", ""))
         if s is PreviewState.BLOCKED:
             return Text.assemble(("  SENDING IS DISABLED: ", "bold white on red"),
                                  (f" {len(self.batch.errors)} error{'s' * (len(self.batch.errors) != 1)} above. "
@@ -204,7 +231,16 @@ class PreviewScreen(ModalScreen[None]):
                              (f" {self.report.summary()}   ", "green" if ok else "bold red"),
                              ("enter / esc", "bold reverse"), ("  close", ""))
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The footer shows only the keys that do something in the preview's current state (DESIGN §3b)."""
+        if action == "send":
+            return self.state in (PreviewState.READY, PreviewState.DONE, PreviewState.EMPTY)
+        if action == "repreview":
+            return self.state in (PreviewState.REFUSED, PreviewState.BLOCKED, PreviewState.EMPTY)
+        return True
+
     def _show_state(self) -> None:
+        self.refresh_bindings()
         self.query_one("#preview-status", Static).update(self._status())
         self.set_class(self.state is PreviewState.BLOCKED, "-blocked")
         self.set_class(self.state is PreviewState.REFUSED, "-refused")
@@ -214,12 +250,19 @@ class PreviewScreen(ModalScreen[None]):
     # ---------------------------------------------------------------------------------------------- keys
 
     def action_send(self) -> None:
+        if self.state is PreviewState.READY and not self.confirm_ready:
+            # typed ahead, a double enter, key repeat: not a decision about what is on screen (DESIGN §3b)
+            self.ignored_confirms += 1
+            self._guard_hint = True
+            self._show_state()
+            self._fit()
+            return
         if self.state is PreviewState.READY:
             self.state = PreviewState.SENDING
             self._show_state()
             self.post_message(self.SendRequested(self))
         elif self.state in (PreviewState.DONE, PreviewState.EMPTY):
-            self.dismiss(None)
+            self.close_once()
         elif self.state is PreviewState.BLOCKED:
             self.app.bell()
             self.notify("This preview has errors: nothing can be sent.", severity="error", timeout=3)
@@ -227,7 +270,13 @@ class PreviewScreen(ModalScreen[None]):
     def action_cancel(self) -> None:
         if self.state is PreviewState.SENDING:
             self.notify("Still sending: the outcomes go to the activity log.", timeout=4)
-        self.dismiss(None)
+        self.close_once()
+
+    def close_once(self) -> None:
+        """Dismiss once (a burst of keys can ask twice before the screen is gone: ScreenStackError otherwise)."""
+        if not self._dismissed and self.is_attached and self.app.screen is self:
+            self._dismissed = True
+            self.dismiss(None)
 
     def action_repreview(self) -> None:
         if self.state in (PreviewState.REFUSED, PreviewState.BLOCKED, PreviewState.EMPTY):
