@@ -125,11 +125,16 @@ class PlanDeskApp(DeskActions, App[None]):
         self._filter.cursor_blink = self.cursor_blink
         self._banner.display = False
         self._table.focus()
+        self.on_resize()
         self.log_line("info", f"connecting to {self.bridge.name}…")
         self._await(self.bridge.start(), "bridge-start", self._desk_opened)
         self.set_interval(self.poll_interval, self.poll, name="poll")
         self.call_after_refresh(self._painted)
         self.poll()
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.height < 35, "-short")
+        self.set_class(self.size.width < 112, "-narrow")
 
     def _painted(self) -> None:
         if self.first_paint is None:
@@ -256,4 +261,7 @@ class PlanDeskApp(DeskActions, App[None]):
         if plan_id is None or not self.desk_ready:
             detail.show(None)
             return
-        self._await(self.bridge.plan_detail(plan_id), "detail", detail.show, exclusive=True)
+        row = self._table.row_data(plan_id)
+        reason = row.unprotected if row is not None else None
+        self._await(self.bridge.plan_detail(plan_id), "detail", lambda plan: detail.show(plan, reason),
+                    exclusive=True)

@@ -291,7 +291,13 @@ SCENES: list[Scene] = [
 ]
 
 
-def run_scene(scene: Scene, folder: Path, compare: Callable[..., Any] | None = None) -> Any:
+#: the scenes also pictured at 120x35 and 80x24: one of each kind of screen
+SMALL_SCENES = ("01-main", "02-stop-input", "05-new-plan-input", "06-preview-warnings", "08-flatten-preview",
+                "10-flatten-done")
+
+
+def run_scene(scene: Scene, folder: Path, compare: Callable[..., Any] | None = None,
+              size: tuple[int, int] = SIZE) -> Any:
     """Run a scene; with `compare` (pytest-textual-snapshot's snap_compare) return its result, else the SVG."""
     from textual._doc import take_svg_screenshot
 
@@ -304,8 +310,8 @@ def run_scene(scene: Scene, folder: Path, compare: Callable[..., Any] | None = N
 
     try:
         if compare is not None:
-            return compare(desk.app, terminal_size=SIZE, run_before=run_before)
-        return take_svg_screenshot(app=desk.app, terminal_size=SIZE, run_before=run_before)
+            return compare(desk.app, terminal_size=size, run_before=run_before)
+        return take_svg_screenshot(app=desk.app, terminal_size=size, run_before=run_before)
     finally:
         desk.stop()
 
@@ -330,13 +336,18 @@ def main(argv: list[str] | None = None) -> int:
         for i, scene in enumerate(SCENES):
             folder = Path(tmp) / str(i)
             folder.mkdir()
-            svg = out / f"{scene.name}.svg"
-            svg.write_text(run_scene(scene, folder), encoding="utf-8")
-            line = f"{svg}"
-            if rsvg:
-                to_png(svg, svg.with_suffix(".png"))
-                line += f"  {svg.with_suffix('.png').name}"
-            print(f"{line}  — {scene.what}")
+            sizes = [SIZE] + ([(120, 35), (80, 24)] if scene.name in SMALL_SCENES else [])
+            for size in sizes:
+                sub = folder / f"{size[0]}x{size[1]}"
+                sub.mkdir()
+                name = scene.name if size == SIZE else f"{scene.name}-{size[0]}x{size[1]}"
+                svg = out / f"{name}.svg"
+                svg.write_text(run_scene(scene, sub, size=size), encoding="utf-8")
+                line = f"{svg}"
+                if rsvg:
+                    to_png(svg, svg.with_suffix(".png"))
+                    line += f"  {svg.with_suffix('.png').name}"
+                print(f"{line}  — {scene.what}")
     if not rsvg:
         print("rsvg-convert not found: wrote the SVGs only. For the PNGs install it (Debian/Ubuntu: "
               "apt-get install librsvg2-bin; macOS: brew install librsvg) and run again.", file=sys.stderr)

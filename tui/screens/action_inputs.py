@@ -8,9 +8,9 @@ from typing import Any, Generic, TypeVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, Static
+from textual.widgets import Footer, Input, Label, Static
 
 from core.models import MarketRules, Side
 from tui.bridge_view import PlanRow, quote_of
@@ -19,6 +19,10 @@ from tui.widgets.desk_input import DeskInput, panic_binding
 from tui.widgets.fmt import avg, num, pct, signed
 
 T = TypeVar("T")
+
+
+class DialogBox(VerticalScroll, can_focus=False):
+    """A dialog's body: scrolls on a short terminal, never takes the focus from its fields."""
 
 
 def plan_context(row: PlanRow) -> Text:
@@ -47,11 +51,12 @@ class ActionInput(ModalScreen[T | None], Generic[T]):
         self.is_dismissing = False  # set on the first enter / esc that closes the dialog: later keys are ignored
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
+        with DialogBox(classes="dialog"):
             yield Static(self.TITLE_TEXT, classes="dialog-title")
             yield from self.body()
             yield Static("", id="feedback", classes="feedback")
             yield Static(self.hint(), classes="hint")
+        yield Footer()
 
     def body(self) -> ComposeResult:  # pragma: no cover - overridden
         yield from ()
@@ -268,10 +273,11 @@ class ConfirmScreen(ModalScreen[bool]):
         self._answered = False
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
+        with DialogBox(classes="dialog"):
             yield Static(self.title_text, classes="dialog-title")
             yield Static(self.detail, classes="context")
             yield Static("y: yes · n / esc: no", classes="hint")
+        yield Footer()
 
     def action_answer(self, yes: bool) -> None:
         if not self._answered:

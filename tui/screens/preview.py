@@ -16,7 +16,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 
 from core.batch import ExecutionBatch
 from core.directives import Scope, StrategyDirective
@@ -28,6 +28,7 @@ from tui.screens.preview_parts import (
     command_cells,
     command_keys,
     command_row,
+    expired_unfilled,
     outcome_cell,
     plan_cells,
     retry_cells,
@@ -91,6 +92,7 @@ class PreviewScreen(ModalScreen[None]):
         self.before = {r.plan_id: r for r in plans or []}
         self.closing = directive.scope is Scope.CLOSE_EXISTING
         self.report: ExecutionReport | None = None
+        self.left_open: list[str] = []  # plans of a flatten not flat at its end
         self.outcomes: dict[tuple[int, int], CommandOutcome] = {}
         b = self.batch
         if b.errors:
@@ -117,6 +119,7 @@ class PreviewScreen(ModalScreen[None]):
                 yield VirtualTable(PLAN_COLUMNS, id="preview-plans")
             yield Static("", id="preview-report")
             yield Static("", id="preview-status")
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#preview-commands", VirtualTable).set_lazy(command_keys(self.preview),
@@ -125,7 +128,8 @@ class PreviewScreen(ModalScreen[None]):
             rows = [(pid, plan_cells(self.before.get(pid), self.before.get(pid), "ready"))
                     for pid in self.batch.plan_versions if pid in self.before]
             self.query_one("#preview-plans", VirtualTable).set_rows(rows)
-        self.query_one("#preview-notes", Static).display = bool(self.batch.warnings or self.batch.errors)
+        self.query_one("#preview-notes", Static).display = bool(self.batch.warnings or self.batch.errors
+                                                                or self.preview.changes)
         self.query_one("#preview-commands", VirtualTable).display = bool(self.batch.commands)
         self.query_one("#preview-report", Static).display = False
         self._show_state()
@@ -164,33 +168,54 @@ class PreviewScreen(ModalScreen[None]):
         symbols = self.preview.symbols or sorted({c.symbol for c in self.batch.commands})
         marks = self.preview.markets
         parts = [f"{s} {num(marks[s].mark_price)}" for s in symbols if s in marks]
-        return Text("marks at preview: " + ("   ".join(parts) if parts else "—"), "dim")
+        t = Text("marks at preview: " + ("   ".join(parts) if parts else "—"), "dim")
+        for sym, age_s in sorted(self.preview.stale_marks.items()):
+            t.append(f"   ⚠ {sym} mark {age_s:.0f} s old", "bold black on yellow")
+        if self.preview.retry_note:
+            t.append(f"   · {self.preview.retry_note}", "yellow")
+        return t
 
     def _fit(self) -> None:
-        """Size the tables to their rows, within the screen: small batches get a small dialog."""
-        height = (self.size.height or 50) - (1 if self.header is not None else 0)
-        fixed = 2 + 1 + 1 + 1 + 2 + self._guard_hint  # border, title, summary, marks, status (+ margin), hint
-        notes = self.query_one("#preview-notes", Static)
-        if notes.display:
-            fixed += min(len(self.batch.errors) + len(self.batch.warnings), 12) + 1
-        report = self.query_one("#preview-report", Static)
-        if report.display:
-            fixed += min(len(str(report.render()).splitlines()), 10) + 1
+        """Size the tables to their rows, within the screen: small batches get a small dialog, and on a small
+        terminal the tables scroll while the title, totals and the confirm line stay on screen."""
+        height = (self.size.height or 50) - (1 if self.header is not None else 0) - 2  # header, top margin, footer
+        box = self.query_one(".preview-box")
+        width = max(20, (box.size.width or self.size.width or 160) - 4)  # border and padding
+        fixed = 2  # the box's border
+        for w in box.children:
+            if not w.display or w.id in ("preview-commands", "preview-plans") or not isinstance(w, Static):
+                continue
+            lines = 0
+            for line in str(w.render()).splitlines() or [""]:
+                lines += max(1, -(-len(line) // width))
+            if w.id == "preview-notes":
+                lines = min(lines, 12)
+            elif w.id == "preview-report":
+                lines = min(lines, 10)
+            w.styles.height = lines
+            fixed += lines + w.styles.margin.top + w.styles.margin.bottom
         commands = self.query_one("#preview-commands", VirtualTable)
         want_cmd = commands.row_count + 1 if commands.display else 0
         plans_h = 0
+        room = height - fixed - 1  # the commands table's margin
         if self.closing:
             plans = self.query_one("#preview-plans", VirtualTable)
-            plans_h = min(plans.row_count + 2, max(5, (height - fixed) // 3))  # + header line and border
+            plans_h = min(plans.row_count + 2, max(4, room // 3))  # + header line and border
             plans.styles.height = plans_h
             plans_h += 1  # margin
-        commands.styles.height = max(min(want_cmd, 3), min(want_cmd, height - fixed - plans_h - 1))
+        commands.styles.height = max(min(want_cmd, 3), min(want_cmd, room - plans_h))
 
     def on_resize(self) -> None:
         self._fit()
+        self.call_after_refresh(self._fit)  # again with the box's real width
 
     def _notes(self) -> Text:
         t = Text()
+        if self.preview.changes:
+            t.append("CHANGED since the preview that was refused as stale (this one is fresh):\n",
+                     "bold black on yellow")
+            for line in self.preview.changes:
+                t.append(f"  Δ {line}\n", "bold yellow")
         for e in self.batch.errors:
             t.append(f"✗ error: {e}\n", "bold red")
         for w in self.batch.warnings:
@@ -225,6 +250,12 @@ class PreviewScreen(ModalScreen[None]):
             return Text.assemble(("  NOT SENT ", "bold white on red"), (f" {self.report.refused}   ", "bold red"),
                                  ("r", "bold reverse"), ("  preview again   ", ""), ("esc", "bold reverse"),
                                  ("  close", ""))
+        if s is PreviewState.DONE and self.can_retry:
+            assert self.report is not None
+            return Text.assemble(("  DONE, NOT FLAT ", "bold white on red"),
+                                 (f" {self.report.summary()}   ", "bold red"),
+                                 ("r", "bold reverse"), (f"  flatten the {len(self.left_open)} still open   ", "bold"),
+                                 ("esc", "bold reverse"), ("  close", ""))
         assert self.report is not None
         ok = self.report.ok
         return Text.assemble(("  DONE ", "bold black on green" if ok else "bold white on red"),
@@ -236,8 +267,15 @@ class PreviewScreen(ModalScreen[None]):
         if action == "send":
             return self.state in (PreviewState.READY, PreviewState.DONE, PreviewState.EMPTY)
         if action == "repreview":
-            return self.state in (PreviewState.REFUSED, PreviewState.BLOCKED, PreviewState.EMPTY)
+            return self.state in (PreviewState.REFUSED, PreviewState.BLOCKED, PreviewState.EMPTY) or self.can_retry
         return True
+
+    @property
+    def can_retry(self) -> bool:
+        """A flatten that left plans open: `r` previews a flatten of exactly those."""
+        return (self.closing and self.state is PreviewState.DONE and self.report is not None
+                and bool(self.report.still_open))
+
 
     def _show_state(self) -> None:
         self.refresh_bindings()
@@ -279,7 +317,7 @@ class PreviewScreen(ModalScreen[None]):
             self.dismiss(None)
 
     def action_repreview(self) -> None:
-        if self.state in (PreviewState.REFUSED, PreviewState.BLOCKED, PreviewState.EMPTY):
+        if self.state in (PreviewState.REFUSED, PreviewState.BLOCKED, PreviewState.EMPTY) or self.can_retry:
             self.post_message(self.RepreviewRequested(self))
 
     # ---------------------------------------------------------------------------------------------- live
@@ -308,6 +346,8 @@ class PreviewScreen(ModalScreen[None]):
 
     def show_report(self, report: ExecutionReport, rows: dict[str, PlanRow]) -> None:
         self.report = report
+        self.left_open = [pid for pid in self.batch.plan_versions
+                          if (r := rows.get(pid)) is not None and (r.net != 0 or r.open_orders)]
         self.state = PreviewState.REFUSED if report.refused else PreviewState.DONE
         if self.closing:
             table = self.query_one("#preview-plans", VirtualTable)
@@ -322,9 +362,15 @@ class PreviewScreen(ModalScreen[None]):
                          "bold magenta")
         for note in report.notes:
             lines.append(f"note: {note}\n", "yellow")
+        for pid, why in sorted(report.unprotected.items()):
+            lines.append(f"⚠ UNPROTECTED {pid}: {why}\n", "bold white on red")
         for line in report.still_open:
             lines.append(f"✗ STILL OPEN: {line}\n", "bold red")
-        bad = [o for o in report.outcomes if o.status.is_bad]
+        if report.still_open and self.closing:
+            lines.append("r: preview a flatten of exactly the plans still open\n", "bold")
+        for line in report.differences:
+            lines.append(f"Δ differed from the preview: {line}\n", "yellow")
+        bad = [o for o in report.outcomes if o.status.is_bad or expired_unfilled(o)]
         for o in bad[:20]:
             lines.append(f"✗ #{o.seq} {o.action} {o.plan_id}: {o.status} {o.detail}\n", "bold red")
         lines.rstrip()

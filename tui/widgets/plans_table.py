@@ -31,7 +31,7 @@ COLUMNS: list[tuple[str, str, int, bool]] = [
     ("stop", "stop", 13, True),
     ("tp", "take profit", 13, True),
     ("orders", "orders", 6, True),
-    ("status", "status", 7, False),
+    ("status", "status", 11, False),
     ("ver", "ver", 5, True),
 ]
 
@@ -57,7 +57,8 @@ def cells_of(row: PlanRow) -> tuple[Cell, ...]:
         ("none" if unprotected else num(row.stop), "yellow" if unprotected else dim),
         (num(row.take_profit), dim),
         (str(row.open_orders), dim),
-        (str(row.status), "dim" if closed else "green"),
+        ("UNPROTECTED", "bold white on red") if row.unprotected and not closed
+        else (str(row.status), "dim" if closed else "green"),
         (str(row.version), "dim"),
     )
 
