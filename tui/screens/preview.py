@@ -32,6 +32,7 @@ from tui.screens.preview_parts import (
     outcome_cell,
     plan_cells,
     retry_cells,
+    send_order,
     summarize,
 )
 from tui.widgets.desk_input import panic_binding
@@ -122,8 +123,9 @@ class PreviewScreen(ModalScreen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#preview-commands", VirtualTable).set_lazy(command_keys(self.preview),
-                                                                  lambda i: command_row(self.preview, i))
+        order = send_order(self.batch)
+        self.query_one("#preview-commands", VirtualTable).set_lazy(command_keys(self.preview, order),
+                                                                  lambda i: command_row(self.preview, order[i]))
         if self.closing:
             rows = [(pid, plan_cells(self.before.get(pid), self.before.get(pid), "ready"))
                     for pid in self.batch.plan_versions if pid in self.before]

@@ -206,9 +206,29 @@ def plan_cells(before: PlanRow | None, now: PlanRow | None, phase: str) -> list[
             (str(now.open_orders if now else "?"), ""), status]
 
 
-def command_keys(preview: Preview) -> list[tuple[int, int]]:
-    """Row keys of the commands table: (round, seq); round 1 is the previewed batch."""
-    return [(1, c.seq) for c in preview.batch.commands]
+def send_order(batch: ExecutionBatch) -> list[int]:
+    """Indices of the batch's commands in the order the handler sends them (DESIGN §3), plan by plan: its cancels
+    first; then, when its trade reduces the position, the protective orders shrink before it; when it adds, they
+    grow after it has filled."""
+    by_plan: dict[str, list[int]] = {}
+    for i, c in enumerate(batch.commands):
+        by_plan.setdefault(c.plan_id, []).append(i)
+    out: list[int] = []
+    for idx in by_plan.values():
+        cmds = [batch.commands[i] for i in idx]
+        cancels = [i for i, c in zip(idx, cmds, strict=True) if isinstance(c, CancelOrder)]
+        modifies = [i for i, c in zip(idx, cmds, strict=True) if isinstance(c, ModifyOrder)]
+        trades = [i for i, c in zip(idx, cmds, strict=True) if isinstance(c, ExecuteTrade)]
+        reduces = any(batch.commands[i].reduce_only for i in trades  # type: ignore[union-attr]
+                      if not batch.commands[i].role.is_protective)  # type: ignore[union-attr]
+        out += cancels + (modifies + trades if reduces else trades + modifies)
+    return out
+
+
+def command_keys(preview: Preview, order: Sequence[int]) -> list[tuple[int, int]]:
+    """Row keys of the commands table, in send order: (round, seq); round 1 is the previewed batch."""
+    commands = preview.batch.commands
+    return [(1, commands[i].seq) for i in order]
 
 
 def command_row(preview: Preview, index: int) -> Sequence[Cell]:
