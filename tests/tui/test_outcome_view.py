@@ -142,3 +142,32 @@ async def test_preview_lists_commands_in_send_order_and_notional_excludes_protec
             assert f"notional {notional} USDT" in str(screen.query_one("#preview-summary").render())
             await pilot.press("escape")
             await pilot.pause()
+
+
+async def test_stop_dialog_follows_the_mark_and_keeps_not_sent(desk: Desk) -> None:
+    async with desk.app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await select(pilot, "TPL_1")
+        await pilot.press("t")
+        stop = await screen_of(pilot, StopScreen)
+        assert "from the mark 100,000" in str(stop.query_one("#stop-distance").render())
+        await pilot.press("9", "7", "0", "0", "0", "enter")  # looser than the current stop: refused
+        await pilot.pause()
+        assert "not sent" in stop.feedback_text
+        desk.engine.set_mark("BTCUSDT", D("100500"), 1767225600.0)
+        await until(pilot, lambda: "from the mark 100,500" in str(stop.query_one("#stop-distance").render()),
+                    what="the distance line to follow the mark")
+        assert "2,500" in str(stop.query_one("#stop-distance").render())
+        await pilot.pause(0.3)
+        assert "not sent" in stop.feedback_text  # still there after live updates
+
+
+async def test_huge_numbers_are_compacted_never_cut(desk: Desk) -> None:
+    async with desk.app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        table = desk.app.query_one(PlansTable)
+        row = replace(table.row_data("TPL_3"), net=D("99999999999999"))
+        cells = cells_of(row)
+        assert cells[3][0] == "+100.0T"
+        assert all(len(text) <= width for (text, _), (_, _, width, _) in zip(cells, __import__(
+            "tui.widgets.plans_table", fromlist=["COLUMNS"]).COLUMNS, strict=True) if width)

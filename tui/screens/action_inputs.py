@@ -48,6 +48,7 @@ class ActionInput(ModalScreen[T | None], Generic[T]):
         super().__init__(classes="action-input")
         self.cursor_blink = cursor_blink
         self.attempts = 0  # enter presses refused (tests read it)
+        self._insist = False  # the last enter was refused: keep saying "not sent" while live data re-checks
         self.is_dismissing = False  # set on the first enter / esc that closes the dialog: later keys are ignored
 
     def compose(self) -> ComposeResult:
@@ -71,6 +72,7 @@ class ActionInput(ModalScreen[T | None], Generic[T]):
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
+        self._insist = False  # typing again: the "not sent" of the last enter no longer applies
         self.refresh_feedback()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -84,6 +86,7 @@ class ActionInput(ModalScreen[T | None], Generic[T]):
             value = None
         if value is None:
             self.attempts += 1
+            self._insist = True
             self.refresh_feedback(insist=True)
             self.app.bell()
             return
@@ -102,7 +105,11 @@ class ActionInput(ModalScreen[T | None], Generic[T]):
             if mine is not None and r.plan_id == mine.plan_id:
                 self.row = r
                 self.query_one("#plan-context", Static).update(plan_context(r))
-                self.refresh_feedback()
+                self.context_changed()
+                self.refresh_feedback(insist=self._insist)
+
+    def context_changed(self) -> None:
+        """Live data moved the plan's row: refresh lines computed from it."""
 
     # -- subclasses (Textual calls on_* handlers of every class in the MRO: subclasses override these hooks)
     def before_submit(self, source: Input) -> None:
@@ -140,15 +147,19 @@ class StopScreen(ActionInput[StopInput]):
 
     def body(self) -> ComposeResult:
         yield Static(plan_context(self.row), classes="context", id="plan-context")
+        yield Static(self._distance(), classes="context", id="stop-distance")
+        yield Label("tolerance in % of the mark (1.5%) or the stop price itself (98500)")
+        yield DeskInput(placeholder="type a tolerance % or a stop price", id="value")
+
+    def _distance(self) -> str:
         cur = self.row.stop
         if cur is not None and self.row.mark:
             d = abs(self.row.mark - cur)
-            line = f"current stop {num(cur)}, {num(d)} ({pct(d / self.row.mark)}) from the mark"
-        else:
-            line = "no stop yet: a new STOP_MARKET for the whole position will be placed"
-        yield Static(line, classes="context")
-        yield Label("tolerance in % of the mark (1.5%) or the stop price itself (98500)")
-        yield DeskInput(placeholder="type a tolerance % or a stop price", id="value")
+            return f"current stop {num(cur)}, {num(d)} ({pct(d / self.row.mark)}) from the mark {num(self.row.mark)}"
+        return "no stop yet: a new STOP_MARKET for the whole position will be placed"
+
+    def context_changed(self) -> None:
+        self.query_one("#stop-distance", Static).update(self._distance())
 
     def _parsed(self) -> StopInput:
         return parse_stop(self.query_one("#value", Input).value, self.row, self.rules)

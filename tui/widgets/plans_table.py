@@ -17,7 +17,7 @@ from textual.widgets.data_table import RowDoesNotExist
 
 from core.models import PlanStatus, Side
 from tui.bridge_view import PlanRow
-from tui.widgets.fmt import DASH, avg, num, pnl, signed
+from tui.widgets.fmt import DASH, avg, fit, num, pnl, signed
 
 # (key, label, width, right-aligned)
 COLUMNS: list[tuple[str, str, int, bool]] = [
@@ -35,6 +35,7 @@ COLUMNS: list[tuple[str, str, int, bool]] = [
     ("ver", "ver", 5, True),
 ]
 
+W = {key: width for key, _, width, _ in COLUMNS}
 Cell = tuple[str, str]  # (text, style)
 ZERO = Decimal(0)
 
@@ -47,15 +48,15 @@ def cells_of(row: PlanRow) -> tuple[Cell, ...]:
     pnl_style = "dim" if closed or up is None or up == 0 else ("green" if up > 0 else "red")
     unprotected = row.stop is None and row.net != 0
     return (
-        (row.plan_id, "bold" if not closed else "dim"),
-        (row.symbol, dim),
+        (fit(row.plan_id, W["plan"]), "bold" if not closed else "dim"),
+        (fit(row.symbol, W["symbol"]), dim),
         ("LONG" if long else "SHORT", dim or ("green" if long else "magenta")),
-        (signed(row.net), dim),
-        (avg(row.avg_entry) if row.net != 0 else DASH, dim),
-        (num(row.mark), dim),
-        (pnl(up), pnl_style),
-        ("none" if unprotected else num(row.stop), "yellow" if unprotected else dim),
-        (num(row.take_profit), dim),
+        (fit(signed(row.net), W["net"], row.net, sign=True), dim),
+        (fit(avg(row.avg_entry), W["avg"], row.avg_entry) if row.net != 0 else DASH, dim),
+        (fit(num(row.mark), W["mark"], row.mark), dim),
+        (fit(pnl(up), W["upnl"], up, sign=True), pnl_style),
+        ("none" if unprotected else fit(num(row.stop), W["stop"], row.stop), "yellow" if unprotected else dim),
+        (fit(num(row.take_profit), W["tp"], row.take_profit), dim),
         (str(row.open_orders), dim),
         ("UNPROTECTED", "bold white on red") if row.unprotected and not closed
         else (str(row.status), "dim" if closed else "green"),
