@@ -64,6 +64,7 @@ class PlanDeskApp(DeskActions, App[None]):
         Binding("slash", "filter", "Filter", id="filter", key_display="/"),
         Binding("escape", "clear_filter", "Clear filter", id="clear_filter", show=False),
         Binding("q", "quit_desk", "Quit", id="quit"),
+        Binding("question_mark,f1", "help", "Help", id="help", key_display="?", priority=True),
     ]
 
     def __init__(
@@ -78,6 +79,8 @@ class PlanDeskApp(DeskActions, App[None]):
         cursor_blink: bool = True,
         confirm_guard: float = CONFIRM_GUARD,
         guard_clock: Callable[[], float] = time.monotonic,
+        venue: str | None = None,
+        operator: str | None = None,
     ) -> None:
         super().__init__()
         self.bridge = bridge
@@ -89,6 +92,8 @@ class PlanDeskApp(DeskActions, App[None]):
         self.cursor_blink = cursor_blink
         self.confirm_guard = confirm_guard  # DESIGN §3b: seconds a preview must be on screen before y / enter count
         self.guard_clock = guard_clock
+        self.venue = venue or bridge.name  # kind and host ("sim 127.0.0.1:8765", "paper"), shown in the header
+        self.operator = operator
         self.desk_ready = False
         self._desk = DeskStatus.ACTIVE
         self._outcomes: deque[tuple[str, CommandOutcome]] = deque()
@@ -100,7 +105,8 @@ class PlanDeskApp(DeskActions, App[None]):
     # ---------------------------------------------------------------------------------------------- layout
 
     def compose(self) -> ComposeResult:
-        yield DeskHeader(self.bridge.name, clock=self.clock, stale_after=self.stale_after, id="header")
+        yield DeskHeader(self.venue, clock=self.clock, stale_after=self.stale_after, id="header",
+                         operator=self.operator)
         yield Static("", id="halt-banner")
         yield DeskInput(placeholder="filter: plan id, symbol, long/short, status  (enter keeps it, esc clears)",
                     id="filter")
@@ -126,7 +132,7 @@ class PlanDeskApp(DeskActions, App[None]):
         self._banner.display = False
         self._table.focus()
         self.on_resize()
-        self.log_line("info", f"connecting to {self.bridge.name}…")
+        self.log_line("info", f"connecting to {self.venue}…")
         self._await(self.bridge.start(), "bridge-start", self._desk_opened)
         self.set_interval(self.poll_interval, self.poll, name="poll")
         self.call_after_refresh(self._painted)
@@ -178,7 +184,7 @@ class PlanDeskApp(DeskActions, App[None]):
         if table.row_count:
             table.move_cursor(row=0)
             self._request_detail(table.selected_plan_id)
-        self.log_line("ok", f"desk open on {self.bridge.name}: {len(self.bridge.rows())} plans")
+        self.log_line("ok", f"desk open on {self.venue}: {len(self.bridge.rows())} plans")
         self.refresh_bindings()
 
     # ---------------------------------------------------------------------------------------------- live data

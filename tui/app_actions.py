@@ -27,6 +27,7 @@ from tui.screens.forms import (
     scale_directive,
     stop_directive,
 )
+from tui.screens.help import HelpScreen
 from tui.screens.preview import PreviewScreen
 from tui.screens.preview_diff import with_changes
 from tui.widgets.fmt import num
@@ -50,6 +51,8 @@ class DeskActions:
     stale_after: float
     cursor_blink: bool
     confirm_guard: float
+    venue: str
+    operator: str | None
     guard_clock: Callable[[], float]
     desk_ready: bool
     _table: PlansTable
@@ -72,7 +75,13 @@ class DeskActions:
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in DESK_ACTIONS and not self.desk_ready:
             return None
+        if action == "help" and isinstance(self.screen, HelpScreen):
+            return False
         return True
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
 
     def _selected(self) -> Any:
         table = self._table
@@ -265,7 +274,7 @@ class DeskActions:
         self._await(self.bridge.send(batch, directive, halt_desk=screen.halt_desk, on_outcome=sink), "send", done)
 
     def _preview_header(self) -> DeskHeader:
-        header = DeskHeader(self.bridge.name, clock=self.clock, stale_after=self.stale_after)
+        header = DeskHeader(self.venue, clock=self.clock, stale_after=self.stale_after, operator=self.operator)
         h = self._header
         header.show(desk=h.desk, health=h.health, last_data_ts=h.last_data_ts, counts=h.counts, ready=h.ready,
                     failed=h.failed)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.coordinate import Coordinate
 from textual.message import Message
@@ -70,6 +71,19 @@ def _render(cell: Cell, right: bool) -> Text:
 
 class PlansTable(DataTable[Text]):
     """`apply(rows, removed, marks)` merges changes; `set_filter(text)` shows matching rows only."""
+
+    BINDINGS = [
+        Binding("home", "first_row", "First plan", id="plans.first", show=False),
+        Binding("end", "last_row", "Last plan", id="plans.last", show=False),
+    ]
+
+    def action_first_row(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=0)
+
+    def action_last_row(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=self.row_count - 1)
 
     @dataclass
     class Selected(Message):
