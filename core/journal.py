@@ -63,18 +63,12 @@ class JournalEntry(BaseModel):
 
 
 def current_operator() -> str:
-    """Who is operating: $PLANDESK_OPERATOR (the console's --operator sets it), else $USER, else $LOGNAME, else the
-    login name of the process's user, else "unknown"."""
+    """Who is operating: $PLANDESK_OPERATOR, else $USER, else $LOGNAME, else "unknown"."""
     for var in ("PLANDESK_OPERATOR", "USER", "LOGNAME"):
         value = os.environ.get(var, "").strip()
         if value:
             return value
-    try:
-        import getpass
-
-        return getpass.getuser() or "unknown"
-    except (KeyError, OSError):  # no passwd entry for the uid (containers)
-        return "unknown"
+    return "unknown"
 
 
 def _json_default(value: Any) -> Any:

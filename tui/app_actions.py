@@ -261,15 +261,17 @@ class DeskActions:
                 screen.show_report(report, {r.plan_id: r for r in self.bridge.rows()})
             if report.refused:
                 self.log_line("error", f"{did} NOT SENT: {report.refused}")
-                self.notify(report.refused, title="not sent", severity="error", timeout=15)
+                if not screen.is_attached:
+                    self.notify(report.refused, title="not sent", severity="error", timeout=15)
                 if report.refused.startswith("stale preview") and not screen.closing:
                     self._fresh_preview(screen)
                 return
             for line in report.still_open:
                 self.log_line("error", f"STILL OPEN: {line}")
             self.log_line("ok" if report.ok else "error", report.summary())
-            self.notify(report.summary(), title="done" if report.ok else "done, with problems",
-                        severity="information" if report.ok else "error", timeout=6)
+            if not screen.is_attached:  # the preview shows it itself; a toast there would cover its confirm line
+                self.notify(report.summary(), title="done" if report.ok else "done, with problems",
+                            severity="information" if report.ok else "error", timeout=6)
 
         self._await(self.bridge.send(batch, directive, halt_desk=screen.halt_desk, on_outcome=sink), "send", done)
 

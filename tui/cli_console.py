@@ -60,7 +60,7 @@ def venue_label(connector: Any, kind: str) -> str:
 
 
 def resolve_operator(args: argparse.Namespace) -> str:
-    """--operator, else the environment / login name (core.journal.current_operator). There is no config file yet;
+    """--operator, else $PLANDESK_OPERATOR / $USER / $LOGNAME, else the login name. There is no config file yet;
     when there is one it goes between the two. The journal reads it from $PLANDESK_OPERATOR."""
     import os
 
@@ -73,6 +73,13 @@ def resolve_operator(args: argparse.Namespace) -> str:
             raise InputError(f"--operator: {raw!r} must be a printable name of 1 to 64 characters")
     else:
         name = current_operator()
+        if name == "unknown":  # no $USER / $LOGNAME (tmux, cron, containers): the login name of the process
+            import getpass
+
+            try:
+                name = getpass.getuser() or name
+            except (KeyError, OSError):
+                pass
     os.environ["PLANDESK_OPERATOR"] = name
     return name
 
