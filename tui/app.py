@@ -26,8 +26,9 @@ from core.outcomes import CommandOutcome, ExecutionReport
 from tui.app_actions import DeskActions
 from tui.bridge import DeskBridge
 from tui.screens.action_inputs import ScaleScreen, StopScreen
-from tui.screens.preview import PreviewScreen
+from tui.screens.preview import CONFIRM_GUARD, PreviewScreen
 from tui.widgets.activity import ActivityLog
+from tui.widgets.desk_input import DeskInput
 from tui.widgets.detail import PlanDetail
 from tui.widgets.fmt import num
 from tui.widgets.header import DeskHeader
@@ -59,10 +60,11 @@ class PlanDeskApp(DeskActions, App[None]):
         Binding("c", "close_plan", "Close", id="close"),
         Binding("n", "new_plan", "New plan", id="new_plan"),
         Binding("h", "halt", "Halt/Resume", id="halt"),
-        Binding("F", "flatten_all", "FLATTEN ALL", id="flatten_all", key_display="F"),
+        Binding("F", "flatten_all", "FLATTEN ALL", id="flatten_all", key_display="F", priority=True),
         Binding("slash", "filter", "Filter", id="filter", key_display="/"),
         Binding("escape", "clear_filter", "Clear filter", id="clear_filter", show=False),
         Binding("q", "quit_desk", "Quit", id="quit"),
+        Binding("question_mark,f1", "help", "Help", id="help", key_display="?", priority=True),
     ]
 
     def __init__(
@@ -75,6 +77,10 @@ class PlanDeskApp(DeskActions, App[None]):
         poll_interval: float = 0.25,
         stale_after: float = 5.0,
         cursor_blink: bool = True,
+        confirm_guard: float = CONFIRM_GUARD,
+        guard_clock: Callable[[], float] = time.monotonic,
+        venue: str | None = None,
+        operator: str | None = None,
     ) -> None:
         super().__init__()
         self.bridge = bridge
@@ -84,6 +90,10 @@ class PlanDeskApp(DeskActions, App[None]):
         self.poll_interval = poll_interval
         self.stale_after = stale_after
         self.cursor_blink = cursor_blink
+        self.confirm_guard = confirm_guard  # DESIGN §3b: seconds a preview must be on screen before y / enter count
+        self.guard_clock = guard_clock
+        self.venue = venue or bridge.name  # kind and host ("sim 127.0.0.1:8765", "paper"), shown in the header
+        self.operator = operator
         self.desk_ready = False
         self._desk = DeskStatus.ACTIVE
         self._outcomes: deque[tuple[str, CommandOutcome]] = deque()
@@ -95,9 +105,10 @@ class PlanDeskApp(DeskActions, App[None]):
     # ---------------------------------------------------------------------------------------------- layout
 
     def compose(self) -> ComposeResult:
-        yield DeskHeader(self.bridge.name, clock=self.clock, stale_after=self.stale_after, id="header")
+        yield DeskHeader(self.venue, clock=self.clock, stale_after=self.stale_after, id="header",
+                         operator=self.operator)
         yield Static("", id="halt-banner")
-        yield Input(placeholder="filter: plan id, symbol, long/short, status  (enter keeps it, esc clears)",
+        yield DeskInput(placeholder="filter: plan id, symbol, long/short, status  (enter keeps it, esc clears)",
                     id="filter")
         yield PlansTable(id="plans")
         with Horizontal(id="lower"):
@@ -120,11 +131,16 @@ class PlanDeskApp(DeskActions, App[None]):
         self._filter.cursor_blink = self.cursor_blink
         self._banner.display = False
         self._table.focus()
-        self.log_line("info", f"connecting to {self.bridge.name}…")
+        self.on_resize()
+        self.log_line("info", f"connecting to {self.venue}…")
         self._await(self.bridge.start(), "bridge-start", self._desk_opened)
         self.set_interval(self.poll_interval, self.poll, name="poll")
         self.call_after_refresh(self._painted)
         self.poll()
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.height < 35, "-short")
+        self.set_class(self.size.width < 112, "-narrow")
 
     def _painted(self) -> None:
         if self.first_paint is None:
@@ -168,7 +184,7 @@ class PlanDeskApp(DeskActions, App[None]):
         if table.row_count:
             table.move_cursor(row=0)
             self._request_detail(table.selected_plan_id)
-        self.log_line("ok", f"desk open on {self.bridge.name}: {len(self.bridge.rows())} plans")
+        self.log_line("ok", f"desk open on {self.venue}: {len(self.bridge.rows())} plans")
         self.refresh_bindings()
 
     # ---------------------------------------------------------------------------------------------- live data
@@ -251,4 +267,7 @@ class PlanDeskApp(DeskActions, App[None]):
         if plan_id is None or not self.desk_ready:
             detail.show(None)
             return
-        self._await(self.bridge.plan_detail(plan_id), "detail", detail.show, exclusive=True)
+        row = self._table.row_data(plan_id)
+        reason = row.unprotected if row is not None else None
+        self._await(self.bridge.plan_detail(plan_id), "detail", lambda plan: detail.show(plan, reason),
+                    exclusive=True)

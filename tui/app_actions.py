@@ -13,7 +13,7 @@ from textual.app import SystemCommand
 from textual.screen import Screen
 from textual.widgets import Input
 
-from core.directives import Scope, StrategyDirective
+from core.directives import StrategyDirective
 from core.models import DeskStatus, PlanStatus
 from core.outcomes import CommandOutcome, ExecutionReport
 from tui.bridge_view import Preview
@@ -27,7 +27,9 @@ from tui.screens.forms import (
     scale_directive,
     stop_directive,
 )
+from tui.screens.help import HelpScreen
 from tui.screens.preview import PreviewScreen
+from tui.screens.preview_diff import with_changes
 from tui.widgets.fmt import num
 from tui.widgets.header import DeskHeader
 from tui.widgets.plans_table import PlansTable
@@ -48,6 +50,10 @@ class DeskActions:
     close_slippage: Decimal | None
     stale_after: float
     cursor_blink: bool
+    confirm_guard: float
+    venue: str
+    operator: str | None
+    guard_clock: Callable[[], float]
     desk_ready: bool
     _table: PlansTable
     _header: DeskHeader
@@ -69,7 +75,13 @@ class DeskActions:
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in DESK_ACTIONS and not self.desk_ready:
             return None
+        if action == "help" and isinstance(self.screen, HelpScreen):
+            return False
         return True
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
 
     def _selected(self) -> Any:
         table = self._table
@@ -183,7 +195,24 @@ class DeskActions:
         if self._sending:
             self.notify("A send is in progress; quit when it is done.", severity="warning", timeout=4)
             return
-        self.exit()
+        open_rows = [r for r in self.bridge.rows() if r.status is not PlanStatus.CLOSED and r.net != 0]
+        if not open_rows:
+            self.exit()
+            return
+        shown = ", ".join(f"{r.plan_id} {r.symbol} {'+' if r.net > 0 else ''}{num(r.net)}" for r in open_rows[:6])
+        more = f" and {len(open_rows) - 6} more" if len(open_rows) > 6 else ""
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+
+        n = len(open_rows)
+        self.push_screen(ConfirmScreen(f"Quit with {n} open position{'s' * (n != 1)}?",
+                                       f"Left open (their stops stay on the venue): {shown}{more}."), answer)
+
+    def action_quit(self) -> None:  # type: ignore[override]
+        """ctrl+q and the palette's Quit go through the same guard as q."""
+        self.action_quit_desk()
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -200,18 +229,16 @@ class DeskActions:
 
     def start_preview(self, directive: StrategyDirective, *, title: str, halt_desk: bool = False) -> None:
         self.log_line("preview", f"preview {directive.directive_id}: {title}")
-        plans = self.bridge.rows() if directive.scope is Scope.CLOSE_EXISTING else None
+        targets = set(directive.target_plan_ids or ())
+        plans = [r for r in self.bridge.rows() if r.plan_id in targets] if targets else None
 
         def show(preview: Preview) -> None:
             b = preview.batch
             if b.errors:
                 self.log_line("warn", f"preview {b.directive_id}: {len(b.errors)} error(s): {b.errors[0]}")
-            header = DeskHeader(self.bridge.name, clock=self.clock, stale_after=self.stale_after)
-            h = self._header
-            header.show(desk=h.desk, health=h.health, last_data_ts=h.last_data_ts, counts=h.counts, ready=h.ready,
-                        failed=h.failed)
             self.push_screen(PreviewScreen(preview, directive, title=title, halt_desk=halt_desk, plans=plans,
-                                           header=header))
+                                           header=self._preview_header(), guard=self.confirm_guard,
+                                           guard_clock=self.guard_clock))
 
         self._await(self.bridge.preview(directive), "preview", show)
 
@@ -220,7 +247,8 @@ class DeskActions:
         batch, directive = screen.batch, screen.directive
         did = batch.directive_id
         self._sending[did] = screen
-        self.log_line("send", f"send {did}: {len(batch.commands)} commands" + (" + HALT" if screen.halt_desk else ""))
+        n = len(batch.commands)
+        self.log_line("send", f"send {did}: {n} command{'s' * (n != 1)}" + (" + HALT" if screen.halt_desk else ""))
         outcomes = self._outcomes
 
         def sink(oc: CommandOutcome) -> None:  # runs on the bridge thread
@@ -233,20 +261,55 @@ class DeskActions:
                 screen.show_report(report, {r.plan_id: r for r in self.bridge.rows()})
             if report.refused:
                 self.log_line("error", f"{did} NOT SENT: {report.refused}")
-                self.notify(report.refused, title="not sent", severity="error", timeout=8)
+                if not screen.is_attached:
+                    self.notify(report.refused, title="not sent", severity="error", timeout=15)
+                if report.refused.startswith("stale preview") and not screen.closing:
+                    self._fresh_preview(screen)
                 return
             for line in report.still_open:
                 self.log_line("error", f"STILL OPEN: {line}")
             self.log_line("ok" if report.ok else "error", report.summary())
-            self.notify(report.summary(), title="done" if report.ok else "done, with problems",
-                        severity="information" if report.ok else "error", timeout=6)
+            if not screen.is_attached:  # the preview shows it itself; a toast there would cover its confirm line
+                self.notify(report.summary(), title="done" if report.ok else "done, with problems",
+                            severity="information" if report.ok else "error", timeout=6)
 
         self._await(self.bridge.send(batch, directive, halt_desk=screen.halt_desk, on_outcome=sink), "send", done)
 
+    def _preview_header(self) -> DeskHeader:
+        header = DeskHeader(self.venue, clock=self.clock, stale_after=self.stale_after, operator=self.operator)
+        h = self._header
+        header.show(desk=h.desk, health=h.health, last_data_ts=h.last_data_ts, counts=h.counts, ready=h.ready,
+                    failed=h.failed)
+        return header
+
+    def _fresh_preview(self, stale: PreviewScreen) -> None:
+        """DESIGN §3: a NEW_TRADE / MODIFY refused as stale is replaced at once by a fresh preview of the same intent,
+        with what changed marked; y sends it (after its own confirmation guard)."""
+        old_preview, rows_then = stale.preview, dict(stale.before)
+        directive = stale.directive.model_copy(update={"directive_id": self.new_id()})
+        self.log_line("preview", f"preview {directive.directive_id}: fresh preview of {stale.batch.directive_id}")
+
+        def show(preview: Preview) -> None:
+            rows_now = {r.plan_id: r for r in self.bridge.rows()}
+            fresh = with_changes(old_preview, preview, rows_then, rows_now)
+            stale.close_once()
+            self.push_screen(PreviewScreen(fresh, directive, title=f"{stale.title_text} (fresh)",
+                                           halt_desk=stale.halt_desk, plans=list(rows_now.values()),
+                                           header=self._preview_header(), guard=self.confirm_guard,
+                                           guard_clock=self.guard_clock))
+
+        self._await(self.bridge.preview(directive), "preview", show)
+
     def on_preview_screen_repreview_requested(self, event: PreviewScreen.RepreviewRequested) -> None:
         old = event.screen
-        old.dismiss(None)
+        old.close_once()
         directive = old.directive.model_copy(update={"directive_id": self.new_id()})
+        if old.can_retry:  # a flatten that left plans open: exactly those, again
+            n = len(old.left_open)
+            directive = directive.model_copy(update={"target_plan_ids": list(old.left_open)})
+            self.start_preview(directive, title=f"retry flatten: {n} plan{'s' * (n != 1)} still open",
+                               halt_desk=False)
+            return
         if old.closing and old.halt_desk:
             directive = directive.model_copy(update={"target_plan_ids": self.bridge.active_plan_ids()
                                                      or directive.target_plan_ids})

@@ -12,6 +12,7 @@ from pathlib import Path
 from tui.inputs import EXIT_FAIL, InputError, plain_text
 
 DEFAULT_DB = "plandesk.sqlite"
+OPERATOR_HELP = "who operates (journal and header; default: $PLANDESK_OPERATOR, else the login name)"
 SLIPPAGE_HELP = "cap of the console's closes (c, F) as a fraction (default 0.02; 0 = MARKET closes)"
 
 
@@ -77,11 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", type=Path, default=None, help="ledger file (default: a fresh temporary one)")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--slippage", default=None, help=SLIPPAGE_HELP)
+    p.add_argument("--operator", default=None, help=OPERATOR_HELP)
 
     p = sub.add_parser("console", help="the console on a real ledger")
     _add_db(p)
     _add_connector(p)
     p.add_argument("--slippage", default=None, help=SLIPPAGE_HELP)
+    p.add_argument("--operator", default=None, help=OPERATOR_HELP)
 
     p = sub.add_parser("exchange-sim", help="run the Binance-compatible loopback simulator",
                        description="Binance Spot compatible loopback simulator (REST and WebSocket API)")

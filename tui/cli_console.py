@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import secrets
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -48,10 +47,47 @@ def _slippage(args: argparse.Namespace) -> Any:
     return value
 
 
-def _run(bridge: Any, *, cleanup: list[Any], slippage: Any) -> int:
+def venue_label(connector: Any, kind: str) -> str:
+    """The venue as the header shows it: its kind and host ("sim 127.0.0.1:8765", "binance api.binance.com",
+    "paper"), never a real venue's name for the loopback simulator."""
+    from urllib.parse import urlsplit
+
+    base = getattr(getattr(connector, "rest", None), "base_url", None) or getattr(connector, "base_url", None)
+    host = urlsplit(str(base)).netloc if base else ""
+    if kind == "binance" and host.split(":")[0] in ("127.0.0.1", "localhost", "::1"):
+        kind = "sim"
+    return f"{kind} {host}" if host else kind
+
+
+def resolve_operator(args: argparse.Namespace) -> str:
+    """--operator, else $PLANDESK_OPERATOR / $USER / $LOGNAME, else the login name. There is no config file yet;
+    when there is one it goes between the two. The journal reads it from $PLANDESK_OPERATOR."""
+    import os
+
+    from core.journal import current_operator
+
+    raw = getattr(args, "operator", None)
+    if raw is not None:
+        name = raw.strip()
+        if not name or len(name) > 64 or not name.isprintable():
+            raise InputError(f"--operator: {raw!r} must be a printable name of 1 to 64 characters")
+    else:
+        name = current_operator()
+        if name == "unknown":  # no $USER / $LOGNAME (tmux, cron, containers): the login name of the process
+            import getpass
+
+            try:
+                name = getpass.getuser() or name
+            except (KeyError, OSError):
+                pass
+    os.environ["PLANDESK_OPERATOR"] = name
+    return name
+
+
+def _run(bridge: Any, *, cleanup: list[Any], slippage: Any, venue: str, operator: str) -> int:
     from tui.app import PlanDeskApp
 
-    app = PlanDeskApp(bridge, close_slippage=slippage)
+    app = PlanDeskApp(bridge, close_slippage=slippage, venue=venue, operator=operator)
     try:
         app.run()
     finally:
@@ -72,10 +108,10 @@ def run_demo(args: argparse.Namespace) -> int:
     from tui.runtime import paper_state_path
 
     slippage = _slippage(args)
+    operator = resolve_operator(args)
     cleanup: list[Any] = []
     if args.db is None:
         tmp = Path(tempfile.mkdtemp(prefix="plandesk-demo-"))
-        cleanup.append(lambda: shutil.rmtree(tmp, ignore_errors=True))
         db = tmp / "demo.sqlite"
     else:
         db = Path(args.db)
@@ -96,8 +132,13 @@ def run_demo(args: argparse.Namespace) -> int:
         connector = PaperConnector(PaperEngine(DEFAULT_MARKETS(), config), tick_interval=TICK)
     else:
         connector = PaperConnector.open(paper_state_path(db), config=config, tick_interval=TICK)
+    where = (f"plandesk demo: ledger and journal in {db} (kept after quitting; read it with "
+             f"`plandesk journal --db {db}`)")
+    print(where, flush=True)
+    cleanup.append(lambda: print(where, flush=True))
     bridge = DeskBridge(connector, db, seed=seed_demo_desk)
-    return _run(bridge, cleanup=cleanup, slippage=slippage)
+    return _run(bridge, cleanup=cleanup, slippage=slippage, venue=venue_label(connector, args.exchange),
+                operator=operator)
 
 
 def run_console(args: argparse.Namespace) -> int:
@@ -106,6 +147,7 @@ def run_console(args: argparse.Namespace) -> int:
     from tui.runtime import is_new_paper_account, make_connector
 
     slippage = _slippage(args)
+    operator = resolve_operator(args)
     db = Path(args.db)
     if not db.exists():
         raise InputError(f"ledger {db}: file not found (create it with `plandesk ledger import FILE --db {db}`, "
@@ -113,4 +155,5 @@ def run_console(args: argparse.Namespace) -> int:
     adopt = args.connector == "paper" and is_new_paper_account(db)
     connector = make_connector(args.connector, db, base_url=args.base_url, key_file=args.key_file,
                                tick_interval=TICK if args.connector == "paper" else None)
-    return _run(DeskBridge(connector, db, adopt=adopt), cleanup=[], slippage=slippage)
+    return _run(DeskBridge(connector, db, adopt=adopt), cleanup=[], slippage=slippage,
+                venue=venue_label(connector, args.connector), operator=operator)

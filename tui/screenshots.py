@@ -66,7 +66,8 @@ class Desk:
         self.bridge.stop()
 
 
-def frozen_desk(folder: Path, *, gated: bool = False, poll: float = 3600.0) -> Desk:
+def frozen_desk(folder: Path, *, gated: bool = False, poll: float = 3600.0, guard: float | None = None,
+                guard_clock: Callable[[], float] | None = None) -> Desk:
     """The demo desk on a paper exchange that does not tick, a frozen clock, directive ids STR_T1, STR_T2, ...
     `poll` is the UI's poll interval (the default: no timer; pictures call app.poll() at fixed points)."""
     from connectors.paper.connector import PaperConnector
@@ -88,8 +89,11 @@ def frozen_desk(folder: Path, *, gated: bool = False, poll: float = 3600.0) -> D
     bridge = DeskBridge(connector, folder / "desk.sqlite", seed=seed_demo_desk, clock=clock, mark_interval=0.05,
                         health_interval=0.5)
     ids = itertools.count(1)
+    kw: dict[str, Any] = {} if guard is None else {"confirm_guard": guard}
+    if guard_clock is not None:
+        kw["guard_clock"] = guard_clock
     app = PlanDeskApp(bridge, clock=clock, new_id=lambda: f"STR_T{next(ids)}", poll_interval=poll,
-                      cursor_blink=False)
+                      cursor_blink=False, **kw)
     return Desk(app, bridge, connector, engine)
 
 
@@ -128,10 +132,15 @@ async def screen_of(pilot: Pilot, kind: type) -> Any:
     return pilot.app.screen
 
 
-async def preview_screen(pilot: Pilot) -> Any:
+async def preview_screen(pilot: Pilot, *, readable: bool = True) -> Any:
+    """The preview on screen; with `readable`, also wait out its confirmation guard (DESIGN §3b) as a person
+    reading it would, so that y / enter count."""
     from tui.screens.preview import PreviewScreen
 
-    return await screen_of(pilot, PreviewScreen)
+    screen = await screen_of(pilot, PreviewScreen)
+    if readable:
+        await until(pilot, lambda: screen.confirm_ready, 5, "the confirmation guard")
+    return screen
 
 
 async def sent(pilot: Pilot, screen: Any, timeout: float = 8.0) -> Any:
@@ -282,7 +291,13 @@ SCENES: list[Scene] = [
 ]
 
 
-def run_scene(scene: Scene, folder: Path, compare: Callable[..., Any] | None = None) -> Any:
+#: the scenes also pictured at 120x35 and 80x24: one of each kind of screen
+SMALL_SCENES = ("01-main", "02-stop-input", "05-new-plan-input", "06-preview-warnings", "08-flatten-preview",
+                "10-flatten-done")
+
+
+def run_scene(scene: Scene, folder: Path, compare: Callable[..., Any] | None = None,
+              size: tuple[int, int] = SIZE) -> Any:
     """Run a scene; with `compare` (pytest-textual-snapshot's snap_compare) return its result, else the SVG."""
     from textual._doc import take_svg_screenshot
 
@@ -295,8 +310,8 @@ def run_scene(scene: Scene, folder: Path, compare: Callable[..., Any] | None = N
 
     try:
         if compare is not None:
-            return compare(desk.app, terminal_size=SIZE, run_before=run_before)
-        return take_svg_screenshot(app=desk.app, terminal_size=SIZE, run_before=run_before)
+            return compare(desk.app, terminal_size=size, run_before=run_before)
+        return take_svg_screenshot(app=desk.app, terminal_size=size, run_before=run_before)
     finally:
         desk.stop()
 
@@ -321,13 +336,18 @@ def main(argv: list[str] | None = None) -> int:
         for i, scene in enumerate(SCENES):
             folder = Path(tmp) / str(i)
             folder.mkdir()
-            svg = out / f"{scene.name}.svg"
-            svg.write_text(run_scene(scene, folder), encoding="utf-8")
-            line = f"{svg}"
-            if rsvg:
-                to_png(svg, svg.with_suffix(".png"))
-                line += f"  {svg.with_suffix('.png').name}"
-            print(f"{line}  — {scene.what}")
+            sizes = [SIZE] + ([(120, 35), (80, 24)] if scene.name in SMALL_SCENES else [])
+            for size in sizes:
+                sub = folder / f"{size[0]}x{size[1]}"
+                sub.mkdir()
+                name = scene.name if size == SIZE else f"{scene.name}-{size[0]}x{size[1]}"
+                svg = out / f"{name}.svg"
+                svg.write_text(run_scene(scene, sub, size=size), encoding="utf-8")
+                line = f"{svg}"
+                if rsvg:
+                    to_png(svg, svg.with_suffix(".png"))
+                    line += f"  {svg.with_suffix('.png').name}"
+                print(f"{line}  — {scene.what}")
     if not rsvg:
         print("rsvg-convert not found: wrote the SVGs only. For the PNGs install it (Debian/Ubuntu: "
               "apt-get install librsvg2-bin; macOS: brew install librsvg) and run again.", file=sys.stderr)

@@ -3,7 +3,7 @@ builder as the screenshots: tui.screenshots.frozen_desk)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -22,9 +22,11 @@ from tui.screenshots import (  # noqa: F401 - re-exported for the tests
 )
 
 
-def build_desk(tmp_path: Path, *, gated: bool = False) -> Desk:
-    """A desk whose UI polls the bridge every 50 ms (the pilot tests wait on live updates)."""
-    return frozen_desk(tmp_path, gated=gated, poll=0.05)
+def build_desk(tmp_path: Path, *, gated: bool = False, guard: float = 0.05,
+               guard_clock: Callable[[], float] | None = None) -> Desk:
+    """A desk whose UI polls the bridge every 50 ms (the pilot tests wait on live updates). The confirmation guard
+    is shortened to 50 ms (tests/tui/test_guard.py runs the real 250 ms)."""
+    return frozen_desk(tmp_path, gated=gated, poll=0.05, guard=guard, guard_clock=guard_clock)
 
 
 @pytest.fixture

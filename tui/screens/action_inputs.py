@@ -8,16 +8,21 @@ from typing import Any, Generic, TypeVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, Static
+from textual.widgets import Footer, Input, Label, Static
 
 from core.models import MarketRules, Side
 from tui.bridge_view import PlanRow, quote_of
 from tui.screens.forms import NewPlanInput, ScaleInput, StopInput, parse_new_plan, parse_scale, parse_stop
+from tui.widgets.desk_input import DeskInput, panic_binding
 from tui.widgets.fmt import avg, num, pct, signed
 
 T = TypeVar("T")
+
+
+class DialogBox(VerticalScroll, can_focus=False):
+    """A dialog's body: scrolls on a short terminal, never takes the focus from its fields."""
 
 
 def plan_context(row: PlanRow) -> Text:
@@ -36,20 +41,23 @@ def plan_context(row: PlanRow) -> Text:
 class ActionInput(ModalScreen[T | None], Generic[T]):
     """A dialog with one or more inputs, a live feedback line and enter / escape."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="input.cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="input.cancel"), panic_binding("input")]
     TITLE_TEXT = ""
 
     def __init__(self, *, cursor_blink: bool = True) -> None:
         super().__init__(classes="action-input")
         self.cursor_blink = cursor_blink
         self.attempts = 0  # enter presses refused (tests read it)
+        self._insist = False  # the last enter was refused: keep saying "not sent" while live data re-checks
+        self.is_dismissing = False  # set on the first enter / esc that closes the dialog: later keys are ignored
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
+        with DialogBox(classes="dialog"):
             yield Static(self.TITLE_TEXT, classes="dialog-title")
             yield from self.body()
             yield Static("", id="feedback", classes="feedback")
             yield Static(self.hint(), classes="hint")
+        yield Footer()
 
     def body(self) -> ComposeResult:  # pragma: no cover - overridden
         yield from ()
@@ -64,21 +72,31 @@ class ActionInput(ModalScreen[T | None], Generic[T]):
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
+        self._insist = False  # typing again: the "not sent" of the last enter no longer applies
         self.refresh_feedback()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
+        if self.is_dismissing:
+            return  # a second enter in the same read: the first one already chose
         self.before_submit(event.input)
-        value = self.result()
+        try:
+            value = self.result()
+        except Exception:  # noqa: BLE001 - see refresh_feedback
+            value = None
         if value is None:
             self.attempts += 1
+            self._insist = True
             self.refresh_feedback(insist=True)
             self.app.bell()
             return
+        self.is_dismissing = True
         self.dismiss(value)
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        if not self.is_dismissing:
+            self.is_dismissing = True
+            self.dismiss(None)
 
     def row_changed(self, rows: list[PlanRow]) -> None:
         """Live data: re-check the input against the newest row of this dialog's plan (mark, stop, position)."""
@@ -87,7 +105,11 @@ class ActionInput(ModalScreen[T | None], Generic[T]):
             if mine is not None and r.plan_id == mine.plan_id:
                 self.row = r
                 self.query_one("#plan-context", Static).update(plan_context(r))
-                self.refresh_feedback()
+                self.context_changed()
+                self.refresh_feedback(insist=self._insist)
+
+    def context_changed(self) -> None:
+        """Live data moved the plan's row: refresh lines computed from it."""
 
     # -- subclasses (Textual calls on_* handlers of every class in the MRO: subclasses override these hooks)
     def before_submit(self, source: Input) -> None:
@@ -101,7 +123,10 @@ class ActionInput(ModalScreen[T | None], Generic[T]):
         return "", False
 
     def refresh_feedback(self, *, insist: bool = False) -> None:
-        text, is_error = self.feedback()
+        try:
+            text, is_error = self.feedback()
+        except Exception as exc:  # noqa: BLE001 - a check must never kill the console while the operator types
+            text, is_error = f"cannot read this input ({exc.__class__.__name__}): fix it", True
         fb = self.query_one("#feedback", Static)
         if is_error and insist:
             text = "not sent: " + text
@@ -122,15 +147,19 @@ class StopScreen(ActionInput[StopInput]):
 
     def body(self) -> ComposeResult:
         yield Static(plan_context(self.row), classes="context", id="plan-context")
+        yield Static(self._distance(), classes="context", id="stop-distance")
+        yield Label("tolerance in % of the mark (1.5%) or the stop price itself (98500)")
+        yield DeskInput(placeholder="type a tolerance % or a stop price", id="value")
+
+    def _distance(self) -> str:
         cur = self.row.stop
         if cur is not None and self.row.mark:
             d = abs(self.row.mark - cur)
-            line = f"current stop {num(cur)}, {num(d)} ({pct(d / self.row.mark)}) from the mark"
-        else:
-            line = "no stop yet: a new STOP_MARKET for the whole position will be placed"
-        yield Static(line, classes="context")
-        yield Label("tolerance in % of the mark (1.5%) or the stop price itself (98500)")
-        yield Input(placeholder="1.5%  or  98500", id="value")
+            return f"current stop {num(cur)}, {num(d)} ({pct(d / self.row.mark)}) from the mark {num(self.row.mark)}"
+        return "no stop yet: a new STOP_MARKET for the whole position will be placed"
+
+    def context_changed(self) -> None:
+        self.query_one("#stop-distance", Static).update(self._distance())
 
     def _parsed(self) -> StopInput:
         return parse_stop(self.query_one("#value", Input).value, self.row, self.rules)
@@ -161,8 +190,9 @@ class ScaleScreen(ActionInput[ScaleInput]):
         step = num(self.rules.step_size) if self.rules else "?"
         yield Static(f"step size {step} · min order {num(self.rules.min_notional) if self.rules else '?'} "
                      f"{quote_of(self.row.symbol)} · current size {num(abs(self.row.net))}", classes="context")
-        yield Label("target size (absolute). Helpers: 50% of now, +0.5 or -0.25 from now")
-        yield Input(placeholder="1.5   50%   +0.5   -0.25", id="value")
+        yield Label("target size: 1.5 is the absolute target · 50% is half of now · +5% / -5% add / remove 5 % "
+                    "of now · +0.5 / -0.25 add / remove that amount", id="scale-help")
+        yield DeskInput(placeholder="type a target, a %, or +/- an amount", id="value")
 
     def _parsed(self) -> ScaleInput:
         return parse_scale(self.query_one("#value", Input).value, self.row, self.rules)
@@ -180,8 +210,10 @@ class ScaleScreen(ActionInput[ScaleInput]):
 
 class NewPlanScreen(ActionInput[NewPlanInput]):
     TITLE_TEXT = "Open a new plan"
-    FIELDS = (("symbol", "symbol", "BTCUSDT"), ("direction", "direction", "long / short"),
-              ("size", "size (base asset)", "0.5"), ("stop", "stop distance % (optional)", "2"))
+    FIELDS = (("symbol", "symbol", "type a symbol (see the markets above)"),
+              ("direction", "direction", "type long or short"),
+              ("size", "size (base asset)", "type a size in the base asset"),
+              ("stop", "stop distance % (optional)", "type a % from the mark, or leave empty"))
 
     def __init__(self, markets: dict[str, MarketRules], **kw: Any) -> None:
         super().__init__(**kw)
@@ -192,7 +224,7 @@ class NewPlanScreen(ActionInput[NewPlanInput]):
                      classes="context")
         for key, label, placeholder in self.FIELDS:
             yield Label(label)
-            yield Input(placeholder=placeholder, id=f"f-{key}")
+            yield DeskInput(placeholder=placeholder, id=f"f-{key}")
             yield Static("", id=f"err-{key}", classes="field-error")
 
     def hint(self) -> str:
@@ -243,17 +275,22 @@ class ConfirmScreen(ModalScreen[bool]):
     BINDINGS = [
         Binding("y", "answer(True)", "Yes", id="confirm.yes"),
         Binding("n,escape", "answer(False)", "No", id="confirm.no"),
+        panic_binding("confirm"),
     ]
 
     def __init__(self, title: str, detail: str) -> None:
         super().__init__(classes="action-input")
         self.title_text, self.detail = title, detail
+        self._answered = False
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
+        with DialogBox(classes="dialog"):
             yield Static(self.title_text, classes="dialog-title")
             yield Static(self.detail, classes="context")
             yield Static("y: yes · n / esc: no", classes="hint")
+        yield Footer()
 
     def action_answer(self, yes: bool) -> None:
-        self.dismiss(yes)
+        if not self._answered:
+            self._answered = True
+            self.dismiss(yes)

@@ -5,9 +5,9 @@ Every check answers in words. A value that does not pass gives no directive, so 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
-from core.decimals import is_multiple, plain, round_down_to, round_to_tick
+from core.decimals import is_multiple, parse_number_text, plain, round_down_to, round_to_tick
 from core.directives import EntryDirective, ExitDirective, Scope, SizeDirective, StrategyDirective
 from core.models import MarketRules, OrderType, Side
 from tui.bridge_view import PlanRow, quote_of
@@ -16,20 +16,10 @@ from tui.widgets.fmt import num, pct
 HUNDRED = Decimal(100)
 
 
-def parse_number(text: str, what: str = "value") -> Decimal:
-    """A plain decimal number, or ValueError in words."""
-    t = text.strip().replace("\u2212", "-").replace(",", "").replace("_", "")
-    if not t:
-        raise ValueError(f"type a {what}")
-    try:
-        d = Decimal(t)
-    except InvalidOperation:
-        raise ValueError(f"{text.strip()!r} is not a number") from None
-    if not d.is_finite():
-        raise ValueError(f"{text.strip()!r} is not a finite number")
-    if abs(d) >= Decimal("1e15"):
-        raise ValueError(f"{text.strip()} is out of range")
-    return d
+def parse_number(text: str, what: str = "value", *, signed: bool = False) -> Decimal:
+    """A typed number in the one strict grammar (core.decimals.parse_number_text): NumberError (a ValueError) in
+    words, naming the field. A comma is refused with a hint, never read as a thousands separator."""
+    return parse_number_text(text.replace("\u2212", "-"), what, signed=signed)
 
 
 def _finer(value: Decimal, step: Decimal, what: str, symbol: str) -> str:
@@ -63,17 +53,19 @@ def parse_stop(text: str, row: PlanRow, rules: MarketRules | None) -> StopInput:
     mark, tick = row.mark, rules.tick_size
     long = row.side is Side.BUY
     t = text.strip()
+    if not t:
+        return StopInput(error="stop: type a tolerance like 1.5% or the stop price itself")
     tolerance: Decimal | None = None
     price: Decimal | None = None
     try:
         if t.endswith("%"):
-            p = parse_number(t[:-1], "tolerance in %")
+            p = parse_number(t[:-1], "stop tolerance %")
             if not (0 < p < 100):
                 return StopInput(error=f"a tolerance must be above 0 % and below 100 %, not {num(p)} %")
             tolerance = plain(p / HUNDRED)
             new = round_to_tick(mark * (1 - tolerance) if long else mark * (1 + tolerance), tick, up=not long)
         else:
-            price = parse_number(t, "tolerance like 1.5% or a stop price")
+            price = parse_number(t, "stop price")
             if price <= 0:
                 return StopInput(error=f"a stop price must be greater than 0, not {num(price)}")
             if not is_multiple(price, tick):
@@ -126,18 +118,31 @@ def parse_scale(text: str, row: PlanRow, rules: MarketRules | None) -> ScaleInpu
     step = rules.step_size
     now = abs(row.net)
     t = text.strip().replace("\u2212", "-")
+    if not t:
+        return ScaleInput(error="scale: type a target size, a % of now, or +/- an amount")
     how = ""
     try:
         if t.endswith("%"):
-            p = parse_number(t[:-1], "percentage")
-            if p < 0:
-                return ScaleInput(error=f"a percentage of the position must not be negative ({num(p)} %)")
-            exact = now * p / HUNDRED
+            body = t[:-1].strip()
+            sign = body[:1] if body[:1] in ("+", "-") else ""
+            p = parse_number(body.lstrip("+-"), "scale %") if sign else parse_number(body, "scale %")
+            if sign and body[1:2] in ("+", "-"):
+                return ScaleInput(error=f"scale %: {t!r} has two signs")
+            share = now * p / HUNDRED
+            if sign:  # +5% / -5%: add or remove 5 % of the position
+                exact = now + share if sign == "+" else now - share
+                if exact < 0:
+                    return ScaleInput(error=f"{num(now)} {sign} {num(p)} % = {num(plain(exact))} is below zero; "
+                                            "the smallest target is 0 (close the plan)")
+                how = f"{num(now)} {sign} {num(p)} % of it ({num(plain(share))})"
+            else:  # 50%: half of the position
+                exact = share
+                how = f"{num(p)} % of {num(now)}"
             target = round_down_to(exact, step)
-            how = f"{num(p)} % of {num(now)}" + (f" = {num(plain(exact))}, rounded down to the step {num(step)}"
-                                                 if target != exact else "")
-        elif t[:1] in "+-" and t[:1]:
-            d = parse_number(t, "size change like +0.5")
+            if target != exact:
+                how += f" = {num(plain(exact))}, rounded down to the step {num(step)}"
+        elif t[:1] in ("+", "-"):
+            d = parse_number(t, "scale change", signed=True)
             if not is_multiple(abs(d), step):
                 return ScaleInput(error=_finer(abs(d), step, "step size", row.symbol))
             target = now + d
@@ -146,9 +151,7 @@ def parse_scale(text: str, row: PlanRow, rules: MarketRules | None) -> ScaleInpu
                                         "(close the plan)")
             how = f"{num(now)} {'+' if d >= 0 else '-'} {num(abs(d))}"
         else:
-            target = parse_number(t, "target size like 1.5, or 50%, +0.5, -0.25")
-            if target < 0:
-                return ScaleInput(error="the target is a size (>= 0); use -0.25 with a sign to reduce by 0.25")
+            target = parse_number(t, "scale target")
             if not is_multiple(target, step):
                 return ScaleInput(error=_finer(target, step, "step size", row.symbol))
     except ValueError as exc:
@@ -226,7 +229,7 @@ def parse_new_plan(symbol: str, direction: str, size: str, stop: str,
     tol: Decimal | None = None
     if stop.strip():
         try:
-            p = parse_number(stop.strip().rstrip("%"), "stop distance in %")
+            p = parse_number(stop.strip().removesuffix("%"), "stop distance %")
             if not (0 < p < 100):
                 errors["stop"] = f"a stop distance must be above 0 % and below 100 %, not {num(p)} %"
             else:

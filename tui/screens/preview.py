@@ -4,6 +4,8 @@ outcome live; a flatten shows its plans going flat; what is still open at the en
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -14,7 +16,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 
 from core.batch import ExecutionBatch
 from core.directives import Scope, StrategyDirective
@@ -26,11 +28,14 @@ from tui.screens.preview_parts import (
     command_cells,
     command_keys,
     command_row,
+    expired_unfilled,
     outcome_cell,
     plan_cells,
     retry_cells,
+    send_order,
     summarize,
 )
+from tui.widgets.desk_input import panic_binding
 from tui.widgets.fmt import num
 from tui.widgets.virtual_table import VirtualTable
 
@@ -44,12 +49,17 @@ class PreviewState(StrEnum):
     REFUSED = "refused"  # the handler refused (stale preview, already sent): nothing was sent
 
 
+#: DESIGN §3b: a confirm key counts only once the preview has been on screen this long (seconds)
+CONFIRM_GUARD = 0.25
+
+
 class PreviewScreen(ModalScreen[None]):
     BINDINGS = [
         Binding("y", "send", "Send", id="preview.send"),
         Binding("enter", "send", "Send", id="preview.send_enter", priority=True, show=False),
         Binding("escape", "cancel", "Cancel / close", id="preview.cancel"),
         Binding("r", "repreview", "Preview again", id="preview.again"),
+        panic_binding("preview"),
     ]
 
     @dataclass
@@ -65,8 +75,15 @@ class PreviewScreen(ModalScreen[None]):
         screen: PreviewScreen
 
     def __init__(self, preview: Preview, directive: StrategyDirective, *, title: str, halt_desk: bool = False,
-                 plans: list[PlanRow] | None = None, header: Widget | None = None) -> None:
+                 plans: list[PlanRow] | None = None, header: Widget | None = None, guard: float = CONFIRM_GUARD,
+                 guard_clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(classes="preview")
+        self.guard = guard
+        self.guard_clock = guard_clock
+        self.painted_at: float | None = None  # guard_clock() at the first refresh after mount (DESIGN §3b)
+        self.ignored_confirms = 0  # confirm keys that came too early (tests read it)
+        self._guard_hint = False
+        self._dismissed = False  # dismissed once: a second enter / esc of the same burst must not dismiss again
         self.header = header  # the desk's header line, kept live by the app above an opaque screen
         self.preview = preview
         self.batch = preview.batch
@@ -76,6 +93,7 @@ class PreviewScreen(ModalScreen[None]):
         self.before = {r.plan_id: r for r in plans or []}
         self.closing = directive.scope is Scope.CLOSE_EXISTING
         self.report: ExecutionReport | None = None
+        self.left_open: list[str] = []  # plans of a flatten not flat at its end
         self.outcomes: dict[tuple[int, int], CommandOutcome] = {}
         b = self.batch
         if b.errors:
@@ -102,19 +120,32 @@ class PreviewScreen(ModalScreen[None]):
                 yield VirtualTable(PLAN_COLUMNS, id="preview-plans")
             yield Static("", id="preview-report")
             yield Static("", id="preview-status")
+        yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#preview-commands", VirtualTable).set_lazy(command_keys(self.preview),
-                                                                  lambda i: command_row(self.preview, i))
+        order = send_order(self.batch)
+        self.query_one("#preview-commands", VirtualTable).set_lazy(command_keys(self.preview, order),
+                                                                  lambda i: command_row(self.preview, order[i]))
         if self.closing:
             rows = [(pid, plan_cells(self.before.get(pid), self.before.get(pid), "ready"))
                     for pid in self.batch.plan_versions if pid in self.before]
             self.query_one("#preview-plans", VirtualTable).set_rows(rows)
-        self.query_one("#preview-notes", Static).display = bool(self.batch.warnings or self.batch.errors)
+        self.query_one("#preview-notes", Static).display = bool(self.batch.warnings or self.batch.errors
+                                                                or self.preview.changes)
         self.query_one("#preview-commands", VirtualTable).display = bool(self.batch.commands)
         self.query_one("#preview-report", Static).display = False
         self._show_state()
         self._fit()
+        self.call_after_refresh(self._painted)
+
+    def _painted(self) -> None:
+        if self.painted_at is None:
+            self.painted_at = self.guard_clock()
+
+    @property
+    def confirm_ready(self) -> bool:
+        """A confirm key pressed now would count: the preview is painted and the guard time has passed."""
+        return self.painted_at is not None and self.guard_clock() - self.painted_at >= self.guard
 
     def on_unmount(self) -> None:
         """Let go of the batch: a closed screen can linger until the GC's next full pass, and a flatten preview
@@ -139,33 +170,54 @@ class PreviewScreen(ModalScreen[None]):
         symbols = self.preview.symbols or sorted({c.symbol for c in self.batch.commands})
         marks = self.preview.markets
         parts = [f"{s} {num(marks[s].mark_price)}" for s in symbols if s in marks]
-        return Text("marks at preview: " + ("   ".join(parts) if parts else "—"), "dim")
+        t = Text("marks at preview: " + ("   ".join(parts) if parts else "—"), "dim")
+        for sym, age_s in sorted(self.preview.stale_marks.items()):
+            t.append(f"   ⚠ {sym} mark {age_s:.0f} s old", "bold black on yellow")
+        if self.preview.retry_note:
+            t.append(f"   · {self.preview.retry_note}", "yellow")
+        return t
 
     def _fit(self) -> None:
-        """Size the tables to their rows, within the screen: small batches get a small dialog."""
-        height = (self.size.height or 50) - (1 if self.header is not None else 0)
-        fixed = 2 + 1 + 1 + 1 + 2  # border, title, summary, marks, status (+ margin)
-        notes = self.query_one("#preview-notes", Static)
-        if notes.display:
-            fixed += min(len(self.batch.errors) + len(self.batch.warnings), 12) + 1
-        report = self.query_one("#preview-report", Static)
-        if report.display:
-            fixed += min(len(str(report.render()).splitlines()), 10) + 1
+        """Size the tables to their rows, within the screen: small batches get a small dialog, and on a small
+        terminal the tables scroll while the title, totals and the confirm line stay on screen."""
+        height = (self.size.height or 50) - (1 if self.header is not None else 0) - 2  # header, top margin, footer
+        box = self.query_one(".preview-box")
+        width = max(20, (box.size.width or self.size.width or 160) - 4)  # border and padding
+        fixed = 2  # the box's border
+        for w in box.children:
+            if not w.display or w.id in ("preview-commands", "preview-plans") or not isinstance(w, Static):
+                continue
+            lines = 0
+            for line in str(w.render()).splitlines() or [""]:
+                lines += max(1, -(-len(line) // width))
+            if w.id == "preview-notes":
+                lines = min(lines, 12)
+            elif w.id == "preview-report":
+                lines = min(lines, 10)
+            w.styles.height = lines
+            fixed += lines + w.styles.margin.top + w.styles.margin.bottom
         commands = self.query_one("#preview-commands", VirtualTable)
         want_cmd = commands.row_count + 1 if commands.display else 0
         plans_h = 0
+        room = height - fixed - 1  # the commands table's margin
         if self.closing:
             plans = self.query_one("#preview-plans", VirtualTable)
-            plans_h = min(plans.row_count + 2, max(5, (height - fixed) // 3))  # + header line and border
+            plans_h = min(plans.row_count + 2, max(4, room // 3))  # + header line and border
             plans.styles.height = plans_h
             plans_h += 1  # margin
-        commands.styles.height = max(min(want_cmd, 3), min(want_cmd, height - fixed - plans_h - 1))
+        commands.styles.height = max(min(want_cmd, 3), min(want_cmd, room - plans_h))
 
     def on_resize(self) -> None:
         self._fit()
+        self.call_after_refresh(self._fit)  # again with the box's real width
 
     def _notes(self) -> Text:
         t = Text()
+        if self.preview.changes:
+            t.append("CHANGED since the preview that was refused as stale (this one is fresh):\n",
+                     "bold black on yellow")
+            for line in self.preview.changes:
+                t.append(f"  Δ {line}\n", "bold yellow")
         for e in self.batch.errors:
             t.append(f"✗ error: {e}\n", "bold red")
         for w in self.batch.warnings:
@@ -178,8 +230,10 @@ class PreviewScreen(ModalScreen[None]):
         n = len(self.batch.commands)
         if s is PreviewState.READY:
             what = f"send {n} command{'s' * (n != 1)}" + (" and HALT the desk" if self.halt_desk else "")
-            return Text.assemble(("  y", "bold reverse"), (" / ", ""), ("enter", "bold reverse"), (f"  {what}    ", ""),
-                                 ("esc", "bold reverse"), ("  cancel: nothing is sent", ""))
+            hint = (("  KEY IGNORED: it came before you could read this preview; read it, then press y again\n",
+                     "bold black on yellow") if self._guard_hint else ("", ""))
+            return Text.assemble(hint, ("  y", "bold reverse"), (" / ", ""), ("enter", "bold reverse"),
+                                 (f"  {what}    ", ""), ("esc", "bold reverse"), ("  cancel: nothing is sent", ""))
         if s is PreviewState.BLOCKED:
             return Text.assemble(("  SENDING IS DISABLED: ", "bold white on red"),
                                  (f" {len(self.batch.errors)} error{'s' * (len(self.batch.errors) != 1)} above. "
@@ -198,13 +252,35 @@ class PreviewScreen(ModalScreen[None]):
             return Text.assemble(("  NOT SENT ", "bold white on red"), (f" {self.report.refused}   ", "bold red"),
                                  ("r", "bold reverse"), ("  preview again   ", ""), ("esc", "bold reverse"),
                                  ("  close", ""))
+        if s is PreviewState.DONE and self.can_retry:
+            assert self.report is not None
+            return Text.assemble(("  DONE, NOT FLAT ", "bold white on red"),
+                                 (f" {self.report.summary()}   ", "bold red"),
+                                 ("r", "bold reverse"), (f"  flatten the {len(self.left_open)} still open   ", "bold"),
+                                 ("esc", "bold reverse"), ("  close", ""))
         assert self.report is not None
         ok = self.report.ok
         return Text.assemble(("  DONE ", "bold black on green" if ok else "bold white on red"),
                              (f" {self.report.summary()}   ", "green" if ok else "bold red"),
                              ("enter / esc", "bold reverse"), ("  close", ""))
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The footer shows only the keys that do something in the preview's current state (DESIGN §3b)."""
+        if action == "send":
+            return self.state in (PreviewState.READY, PreviewState.DONE, PreviewState.EMPTY)
+        if action == "repreview":
+            return self.state in (PreviewState.REFUSED, PreviewState.BLOCKED, PreviewState.EMPTY) or self.can_retry
+        return True
+
+    @property
+    def can_retry(self) -> bool:
+        """A flatten that left plans open: `r` previews a flatten of exactly those."""
+        return (self.closing and self.state is PreviewState.DONE and self.report is not None
+                and bool(self.report.still_open))
+
+
     def _show_state(self) -> None:
+        self.refresh_bindings()
         self.query_one("#preview-status", Static).update(self._status())
         self.set_class(self.state is PreviewState.BLOCKED, "-blocked")
         self.set_class(self.state is PreviewState.REFUSED, "-refused")
@@ -214,12 +290,19 @@ class PreviewScreen(ModalScreen[None]):
     # ---------------------------------------------------------------------------------------------- keys
 
     def action_send(self) -> None:
+        if self.state is PreviewState.READY and not self.confirm_ready:
+            # typed ahead, a double enter, key repeat: not a decision about what is on screen (DESIGN §3b)
+            self.ignored_confirms += 1
+            self._guard_hint = True
+            self._show_state()
+            self._fit()
+            return
         if self.state is PreviewState.READY:
             self.state = PreviewState.SENDING
             self._show_state()
             self.post_message(self.SendRequested(self))
         elif self.state in (PreviewState.DONE, PreviewState.EMPTY):
-            self.dismiss(None)
+            self.close_once()
         elif self.state is PreviewState.BLOCKED:
             self.app.bell()
             self.notify("This preview has errors: nothing can be sent.", severity="error", timeout=3)
@@ -227,10 +310,16 @@ class PreviewScreen(ModalScreen[None]):
     def action_cancel(self) -> None:
         if self.state is PreviewState.SENDING:
             self.notify("Still sending: the outcomes go to the activity log.", timeout=4)
-        self.dismiss(None)
+        self.close_once()
+
+    def close_once(self) -> None:
+        """Dismiss once (a burst of keys can ask twice before the screen is gone: ScreenStackError otherwise)."""
+        if not self._dismissed and self.is_attached and self.app.screen is self:
+            self._dismissed = True
+            self.dismiss(None)
 
     def action_repreview(self) -> None:
-        if self.state in (PreviewState.REFUSED, PreviewState.BLOCKED, PreviewState.EMPTY):
+        if self.state in (PreviewState.REFUSED, PreviewState.BLOCKED, PreviewState.EMPTY) or self.can_retry:
             self.post_message(self.RepreviewRequested(self))
 
     # ---------------------------------------------------------------------------------------------- live
@@ -259,6 +348,8 @@ class PreviewScreen(ModalScreen[None]):
 
     def show_report(self, report: ExecutionReport, rows: dict[str, PlanRow]) -> None:
         self.report = report
+        self.left_open = [pid for pid in self.batch.plan_versions
+                          if (r := rows.get(pid)) is not None and (r.net != 0 or r.open_orders)]
         self.state = PreviewState.REFUSED if report.refused else PreviewState.DONE
         if self.closing:
             table = self.query_one("#preview-plans", VirtualTable)
@@ -273,9 +364,15 @@ class PreviewScreen(ModalScreen[None]):
                          "bold magenta")
         for note in report.notes:
             lines.append(f"note: {note}\n", "yellow")
+        for pid, why in sorted(report.unprotected.items()):
+            lines.append(f"⚠ UNPROTECTED {pid}: {why}\n", "bold white on red")
         for line in report.still_open:
             lines.append(f"✗ STILL OPEN: {line}\n", "bold red")
-        bad = [o for o in report.outcomes if o.status.is_bad]
+        if report.still_open and self.closing:
+            lines.append("r: preview a flatten of exactly the plans still open\n", "bold")
+        for line in report.differences:
+            lines.append(f"Δ differed from the preview: {line}\n", "yellow")
+        bad = [o for o in report.outcomes if o.status.is_bad or expired_unfilled(o)]
         for o in bad[:20]:
             lines.append(f"✗ #{o.seq} {o.action} {o.plan_id}: {o.status} {o.detail}\n", "bold red")
         lines.rstrip()

@@ -85,14 +85,14 @@ def summarize(batch: ExecutionBatch, markets: dict[str, MarketRules]) -> Summary
         if not isinstance(c, ExecuteTrade):
             continue
         places += 1
+        if c.role.is_protective:
+            continue  # a stop or take profit covers the trade's position: it is not more exposure on top of it
         q = quote_of(c.symbol)
         rules = markets.get(c.symbol)
         mark = rules.mark_price if rules is not None else None
         px = c.price if c.price is not None else (c.stop_price if c.stop_price is not None else mark)
         if px is not None:
             notional[q] = notional.get(q, Decimal(0)) + abs(c.quantity * px)
-        if c.role.is_protective:
-            continue
         if c.order_type is OrderType.LIMIT and c.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
             if mark is not None and c.price is not None:
                 cost[q] = cost.get(q, Decimal(0)) + abs(mark - c.price) * c.quantity
@@ -146,10 +146,24 @@ def command_cells(c: BatchCommand, orders: dict[str, Order]) -> list[Cell]:
     return head + [(side, "dim"), (qty, "dim"), (otype, "dim"), (px, "dim"), (reduce[0], "dim")]
 
 
+def expired_unfilled(oc: CommandOutcome) -> bool:
+    """A trade the venue took but that filled nothing (an IOC that expired): not a success."""
+    if oc.action != "EXECUTE_TRADE" or not oc.status.is_final or oc.status.is_bad:
+        return False
+    return (oc.filled_quantity is not None and oc.filled_quantity == 0) or (
+        oc.filled_quantity is None and "EXPIRED" in oc.detail.upper())
+
+
 def outcome_cell(oc: CommandOutcome | None) -> Cell:
     if oc is None:
         return ("", "")
     text, style = OUTCOME.get(oc.status, (str(oc.status), ""))
+    if expired_unfilled(oc):
+        text, style = "✗ EXPIRED UNFILLED", "bold red"
+    if oc.fill_price is not None:
+        text = f"{text} @ {num(oc.fill_price)}"
+        if oc.slippage is not None:
+            text += f" slip {oc.slippage * 100:+.2f} %"
     if oc.detail:
         text = f"{text}: {oc.detail}"
     if oc.round > 1:
@@ -192,9 +206,29 @@ def plan_cells(before: PlanRow | None, now: PlanRow | None, phase: str) -> list[
             (str(now.open_orders if now else "?"), ""), status]
 
 
-def command_keys(preview: Preview) -> list[tuple[int, int]]:
-    """Row keys of the commands table: (round, seq); round 1 is the previewed batch."""
-    return [(1, c.seq) for c in preview.batch.commands]
+def send_order(batch: ExecutionBatch) -> list[int]:
+    """Indices of the batch's commands in the order the handler sends them (DESIGN §3), plan by plan: its cancels
+    first; then, when its trade reduces the position, the protective orders shrink before it; when it adds, they
+    grow after it has filled."""
+    by_plan: dict[str, list[int]] = {}
+    for i, c in enumerate(batch.commands):
+        by_plan.setdefault(c.plan_id, []).append(i)
+    out: list[int] = []
+    for idx in by_plan.values():
+        cmds = [batch.commands[i] for i in idx]
+        cancels = [i for i, c in zip(idx, cmds, strict=True) if isinstance(c, CancelOrder)]
+        modifies = [i for i, c in zip(idx, cmds, strict=True) if isinstance(c, ModifyOrder)]
+        trades = [i for i, c in zip(idx, cmds, strict=True) if isinstance(c, ExecuteTrade)]
+        reduces = any(batch.commands[i].reduce_only for i in trades  # type: ignore[union-attr]
+                      if not batch.commands[i].role.is_protective)  # type: ignore[union-attr]
+        out += cancels + (modifies + trades if reduces else trades + modifies)
+    return out
+
+
+def command_keys(preview: Preview, order: Sequence[int]) -> list[tuple[int, int]]:
+    """Row keys of the commands table, in send order: (round, seq); round 1 is the previewed batch."""
+    commands = preview.batch.commands
+    return [(1, commands[i].seq) for i in order]
 
 
 def command_row(preview: Preview, index: int) -> Sequence[Cell]:

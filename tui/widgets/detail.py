@@ -53,7 +53,8 @@ class PlanDetail(Tree[str]):
         self.version: int | None = None
         self._toggled: dict[str, bool] = {}
 
-    def show(self, plan: TradePlan | None) -> None:
+    def show(self, plan: TradePlan | None, unprotected: str | None = None) -> None:
+        """`unprotected`: why the plan holds a position without full stop coverage (DESIGN §3a), shown first."""
         if plan is None:
             self.plan_id, self.version = None, None
             self.clear()
@@ -65,6 +66,8 @@ class PlanDetail(Tree[str]):
         self.clear()
         self.root.set_label(self._plan_label(plan))
         self.root.expand()
+        if unprotected:
+            self.root.add_leaf(Text(f"⚠ UNPROTECTED: {unprotected}", "bold white on red", no_wrap=True))
         by_id = {o.order_id: o for o in plan.orders}
         fills: dict[str, list[Text]] = {}
         for f in plan.fills:

@@ -70,3 +70,26 @@ def age(seconds: float | None) -> str:
     if seconds < 7200:
         return f"{seconds / 60:.0f}m"
     return f"{seconds / 3600:.0f}h"
+
+
+_SUFFIXES = ((Decimal("1e12"), "T"), (Decimal("1e9"), "B"), (Decimal("1e6"), "M"), (Decimal("1e3"), "K"))
+
+
+def fit(text: str, width: int, value: Decimal | None = None, *, sign: bool = False) -> str:
+    """`text` if it fits in `width`; else the value compacted (+100.0T, 50.0B, 1.2e14); never cut silently: as a
+    last resort the cut is marked with '…'."""
+    if len(text) <= width or width <= 0:
+        return text
+    if value is not None:
+        v = plain(value)
+        lead = "+" if sign and v > 0 else ""
+        for limit, suffix in _SUFFIXES:
+            if abs(v) >= limit:
+                short = f"{lead}{v / limit:,.1f}{suffix}"
+                if len(short) <= width:
+                    return short
+                break
+        sci = f"{lead}{v:.1e}".replace("e+", "e")
+        if len(sci) <= width:
+            return sci
+    return text[: max(1, width - 1)] + "…"

@@ -20,9 +20,10 @@ class DeskHeader(Widget):
     DEFAULT_CSS = "DeskHeader { height: 1; }"
 
     def __init__(self, connector_name: str, *, clock: Callable[[], float] = time.time, stale_after: float = 5.0,
-                 id: str | None = None) -> None:  # noqa: A002 - Textual's name
+                 id: str | None = None, operator: str | None = None) -> None:  # noqa: A002 - Textual's name
         super().__init__(id=id)
         self.connector_name = connector_name
+        self.operator = operator
         self.clock = clock
         self.stale_after = stale_after
         self.desk = DeskStatus.ACTIVE
@@ -55,6 +56,8 @@ class DeskHeader(Widget):
     def _compose_text(self) -> Text:
         t = Text(no_wrap=True, overflow="ellipsis")
         t.append(" plandesk ", "bold")
+        if self.operator:
+            t.append(f"op {self.operator} ", "dim")
         t.append(" ")
         if self.desk is DeskStatus.HALTED:
             t.append(" ■ DESK HALTED ", "bold white on red")

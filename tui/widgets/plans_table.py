@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.coordinate import Coordinate
 from textual.message import Message
@@ -17,7 +18,7 @@ from textual.widgets.data_table import RowDoesNotExist
 
 from core.models import PlanStatus, Side
 from tui.bridge_view import PlanRow
-from tui.widgets.fmt import DASH, avg, num, pnl, signed
+from tui.widgets.fmt import DASH, avg, fit, num, pnl, signed
 
 # (key, label, width, right-aligned)
 COLUMNS: list[tuple[str, str, int, bool]] = [
@@ -31,10 +32,11 @@ COLUMNS: list[tuple[str, str, int, bool]] = [
     ("stop", "stop", 13, True),
     ("tp", "take profit", 13, True),
     ("orders", "orders", 6, True),
-    ("status", "status", 7, False),
+    ("status", "status", 11, False),
     ("ver", "ver", 5, True),
 ]
 
+W = {key: width for key, _, width, _ in COLUMNS}
 Cell = tuple[str, str]  # (text, style)
 ZERO = Decimal(0)
 
@@ -47,17 +49,18 @@ def cells_of(row: PlanRow) -> tuple[Cell, ...]:
     pnl_style = "dim" if closed or up is None or up == 0 else ("green" if up > 0 else "red")
     unprotected = row.stop is None and row.net != 0
     return (
-        (row.plan_id, "bold" if not closed else "dim"),
-        (row.symbol, dim),
+        (fit(row.plan_id, W["plan"]), "bold" if not closed else "dim"),
+        (fit(row.symbol, W["symbol"]), dim),
         ("LONG" if long else "SHORT", dim or ("green" if long else "magenta")),
-        (signed(row.net), dim),
-        (avg(row.avg_entry) if row.net != 0 else DASH, dim),
-        (num(row.mark), dim),
-        (pnl(up), pnl_style),
-        ("none" if unprotected else num(row.stop), "yellow" if unprotected else dim),
-        (num(row.take_profit), dim),
+        (fit(signed(row.net), W["net"], row.net, sign=True), dim),
+        (fit(avg(row.avg_entry), W["avg"], row.avg_entry) if row.net != 0 else DASH, dim),
+        (fit(num(row.mark), W["mark"], row.mark), dim),
+        (fit(pnl(up), W["upnl"], up, sign=True), pnl_style),
+        ("none" if unprotected else fit(num(row.stop), W["stop"], row.stop), "yellow" if unprotected else dim),
+        (fit(num(row.take_profit), W["tp"], row.take_profit), dim),
         (str(row.open_orders), dim),
-        (str(row.status), "dim" if closed else "green"),
+        ("UNPROTECTED", "bold white on red") if row.unprotected and not closed
+        else (str(row.status), "dim" if closed else "green"),
         (str(row.version), "dim"),
     )
 
@@ -68,6 +71,19 @@ def _render(cell: Cell, right: bool) -> Text:
 
 class PlansTable(DataTable[Text]):
     """`apply(rows, removed, marks)` merges changes; `set_filter(text)` shows matching rows only."""
+
+    BINDINGS = [
+        Binding("home", "first_row", "First plan", id="plans.first", show=False),
+        Binding("end", "last_row", "Last plan", id="plans.last", show=False),
+    ]
+
+    def action_first_row(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=0)
+
+    def action_last_row(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=self.row_count - 1)
 
     @dataclass
     class Selected(Message):
