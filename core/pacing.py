@@ -27,6 +27,10 @@ class VenueLimits:
     requests: int | None = None
     requests_window: float = 60.0
     round_trip: float = 0.05
+    #: the connector keeps the venue's fixed windows itself (it counts them from the venue's usage headers, as the
+    #: Binance connector does): the gate then only bounds requests in flight and pauses once on a 429, and a whole
+    #: window's limit may go at once (a panic flatten of 50 plans is not spread over 5 s for nothing)
+    windowed: bool = False
 
     def __post_init__(self) -> None:
         for name in ("orders", "requests"):
@@ -44,7 +48,7 @@ class VenueLimits:
         limit goes at once, the rest is spaced so that no window of the limit's length ever holds more than the
         limit: burst + window / spacing == limit."""
         limit, window = (self.orders, self.orders_window) if kind == "orders" else (self.requests, self.requests_window)
-        if limit is None:
+        if limit is None or self.windowed:
             return (1, 0.0)
         burst = max(1, limit // 10)
         return (burst, window / (limit - burst) if limit > burst else window)
@@ -79,6 +83,11 @@ def plan_pacing(limits: VenueLimits | None, *, orders: int, requests: int) -> Pa
     lim = limits or VenueLimits()
     paced = 0.0
     for kind, n in (("orders", orders), ("requests", requests)):
+        if lim.windowed:  # a window's limit at once, then the next window
+            limit, window = (lim.orders, lim.orders_window) if kind == "orders" else (lim.requests, lim.requests_window)
+            if limit is not None and n > limit:
+                paced = max(paced, ((n - 1) // limit) * window)
+            continue
         burst, spacing = lim.bucket(kind)
         paced = max(paced, max(n - burst, 0) * spacing)
     return PacingPlan(orders, requests, paced + (lim.round_trip if requests or orders else 0.0))

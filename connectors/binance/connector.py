@@ -37,6 +37,7 @@ from core.connector import (
     VenueOrder,
 )
 from core.models import MarketRules
+from core.pacing import VenueLimits
 
 W_ORDER_NEW, W_CANCEL, W_QUERY, W_OPEN_ONE, W_OPEN_ALL = 1, 1, 4, 6, 80
 W_INFO, W_ACCOUNT = 20, 20
@@ -330,6 +331,24 @@ class BinanceConnector:
             if stream is not None:
                 stream.start()
         return it
+
+    def rate_limits(self) -> VenueLimits:
+        """The account's limits for the handler's gate and the preview's duration: the shortest order window and
+        the weight budget per minute, from exchangeInfo once started (Binance's defaults before). `windowed`: this
+        connector counts the venue's fixed windows itself from the usage headers, so the gate does not space."""
+        lim = self.rest.limiter
+        orders = sorted((w for w in lim.windows if w.kind == "orders"), key=lambda w: w.seconds)
+        weight = sorted((w for w in lim.windows if w.kind == "weight"), key=lambda w: w.seconds)
+        o = orders[0] if orders else None
+        r = weight[0] if weight else None
+        return VenueLimits(
+            orders=o.limit if o is not None and o.limit > 0 else None,
+            orders_window=float(o.seconds) if o is not None else 10.0,
+            requests=max(1, r.budget()) if r is not None and r.limit > 0 else None,
+            requests_window=float(r.seconds) if r is not None else 60.0,
+            round_trip=0.1,
+            windowed=True,
+        )
 
     async def health(self) -> ConnectorHealth:
         poll = self.poller

@@ -232,25 +232,35 @@ def _too_many(code: int, msg: str, status: int, retry_after: int) -> ApiError:
     return ApiError(code, msg, status=status, retry_after=retry_after)
 
 
+#: Binance bans an IP that "fails to back off" after a 429, not the requests that were already on the wire when the
+#: 429 was sent: those get a 429 of their own for this long after the first one.
+IN_FLIGHT_GRACE = 0.25
+
+
 def _limits_before(
     st: SimState, ep: Endpoint, params: dict[str, str], now: float, fault: Fault | None, headers: dict[str, str]
 ) -> None:
     lim = st.limits
     if now < st.banned_until:
         raise _banned(st, now)
-    if now < st.retry_until:  # sent again before Retry-After: the IP is banned
-        st.banned_until = now + lim.ban_seconds
+    if now < st.retry_until:
+        wait = max(1, int(st.retry_until - now + 0.999))
+        if now - st.retry_since <= IN_FLIGHT_GRACE:  # already in flight when the 429 went out: another 429
+            raise _too_many(-1003, "Too many requests; please back off.", 429, wait)
+        st.banned_until = now + lim.ban_seconds  # failed to back off after a 429: the IP is banned
         st.retry_until = 0.0
         raise _banned(st, now)
     w = st.weight.at(now)
     if fault is not None and fault.kind == "429":
         wait = max(1, int(fault.seconds or 1))
         st.retry_until = now + wait
+        st.retry_since = now
         raise _too_many(-1003, "Too many requests; please back off (injected by the simulator).", 429, wait)
     weight = ep.weight(params)
     if w.used + weight > lim.weight_limit:
         wait = w.remaining_seconds(now)
         st.retry_until = now + wait
+        st.retry_since = now
         headers[f"X-MBX-USED-WEIGHT-{suffix(lim.weight_interval)}"] = str(w.used)
         raise _too_many(
             -1003,
@@ -285,6 +295,7 @@ def _count_order(st: SimState, now: float, headers: dict[str, str]) -> None:
         if counter.used + 1 > limit:
             wait = counter.remaining_seconds(now)
             st.retry_until = now + wait
+            st.retry_since = now
             headers[f"X-MBX-ORDER-COUNT-{suffix(seconds)}"] = str(counter.used)
             raise _too_many(
                 -1015, f"Too many new orders; current limit is {limit} orders per {_unit(seconds)}.", 429, wait

@@ -112,7 +112,8 @@ class SimState:
     weight: Counter = field(default_factory=lambda: Counter(60))
     orders: Counter = field(default_factory=lambda: Counter(10))
     orders_day: Counter = field(default_factory=lambda: Counter(86400))
-    retry_until: float = 0.0  # after a 429: a request before this time earns a 418
+    retry_until: float = 0.0  # after a 429: a request before this time earns a 418 ...
+    retry_since: float = 0.0  # ... unless it arrived within IN_FLIGHT_GRACE of the 429 (it was already in flight)
     banned_until: float = 0.0
     requests: list[dict[str, Any]] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)

@@ -12,6 +12,7 @@ import pytest
 
 from connectors.binance import ratelimit
 from connectors.binance.ratelimit import RateLimiter, Window
+from connectors.binance.sim import IN_FLIGHT_GRACE
 from connectors.binance.sim_state import SimLimits
 from connectors.paper.markets import DEFAULT_MARKETS
 from core.connector import OrderRequest
@@ -69,6 +70,10 @@ async def test_ignoring_retry_after_gets_418() -> None:
         first = signed_request(sim.base_url, "GET", "/api/v3/openOrders", [("symbol", BTC)])
         assert first.status_code == 429 and first.json()["code"] == -1003
         assert first.headers["Retry-After"] == "5"
+        in_flight = signed_request(sim.base_url, "GET", "/api/v3/openOrders", [("symbol", BTC)])
+        # a request on the wire when the 429 went out (within the grace) gets a 429 of its own, not a ban
+        assert in_flight.status_code == 429, in_flight.text
+        await asyncio.sleep(IN_FLIGHT_GRACE + 0.1)  # then the client had every chance to back off: it did not
         second = signed_request(sim.base_url, "GET", "/api/v3/openOrders", [("symbol", BTC)])
         assert second.status_code == 418 and int(second.headers["Retry-After"]) == 7
         assert "banned" in second.json()["msg"]

@@ -133,3 +133,18 @@ def test_gate_refuses_a_bad_bound() -> None:
 
 async def _make_gate(n: int) -> PacedGate:
     return PacedGate(n)
+
+
+def test_a_windowed_venue_is_not_spaced_and_its_estimate_counts_windows() -> None:
+    lim = VenueLimits(orders=100, orders_window=10.0, requests=5400, requests_window=60.0, windowed=True)
+    assert lim.bucket("orders") == (1, 0.0)
+    assert plan_pacing(lim, orders=50, requests=60).seconds == lim.round_trip  # one window holds them all
+    assert plan_pacing(lim, orders=1000, requests=1000).seconds == 90.0 + lim.round_trip  # 10 windows of 100
+
+
+def test_the_binance_connector_states_its_limits() -> None:
+    from connectors.binance.connector import BinanceConnector
+
+    conn = BinanceConnector("http://127.0.0.1:9", "k" * 64, "s" * 64)
+    lim = limits_of(conn)
+    assert lim is not None and lim.windowed and lim.orders is not None and lim.orders_window > 0
