@@ -208,7 +208,7 @@ class DeskActions:
 
         n = len(open_rows)
         self.push_screen(ConfirmScreen(f"Quit with {n} open position{'s' * (n != 1)}?",
-                                       f"Left open (their stops stay on the venue): {shown}{more}."), answer)
+                                       f"Left open: {shown}{more}. Their open orders stay as they are."), answer)
 
     def action_quit(self) -> None:  # type: ignore[override]
         """ctrl+q and the palette's Quit go through the same guard as q."""

@@ -28,6 +28,9 @@ async def test_unprotected_row_is_marked_and_the_reason_shown(desk: Desk) -> Non
         await select(pilot, "TPL_3")
         await until(pilot, lambda: "UNPROTECTED: stop rejected" in str(
             [str(n.label) for n in desk.app.query_one("#detail").root.children]), what="the detail's reason")
+        await pilot.press("slash", "u", "n", "p", "r", "o", "t")
+        await until(pilot, lambda: table.visible_count == 1, what="the UNPROTECTED filter")
+        assert table.selected_plan_id == "TPL_3"
 
 
 async def test_preview_header_says_stale_marks_and_retry_note_and_outcomes_show_fills(desk: Desk) -> None:

@@ -198,6 +198,8 @@ class PreviewScreen(ModalScreen[None]):
             fixed += lines + w.styles.margin.top + w.styles.margin.bottom
         commands = self.query_one("#preview-commands", VirtualTable)
         want_cmd = commands.row_count + 1 if commands.display else 0
+        if want_cmd and sum(w for _, w, _ in COMMAND_COLUMNS) + 30 > width:
+            want_cmd += 1  # the horizontal scrollbar of a table wider than the box
         plans_h = 0
         room = height - fixed - 1  # the commands table's margin
         if self.closing:

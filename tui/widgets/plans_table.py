@@ -65,6 +65,14 @@ def cells_of(row: PlanRow) -> tuple[Cell, ...]:
     )
 
 
+def _matches(row: PlanRow, needle: str) -> bool:
+    """The filter: PlanRow.matches, and "unprotected" (or a prefix of it, 3+ letters) finds the UNPROTECTED plans."""
+    n = needle.strip().lower()
+    if len(n) >= 3 and "unprotected".startswith(n):
+        return row.unprotected is not None and row.status is not PlanStatus.CLOSED
+    return row.matches(needle)
+
+
 def _render(cell: Cell, right: bool) -> Text:
     return Text(cell[0], style=cell[1], justify="right" if right else "left", no_wrap=True)
 
@@ -147,7 +155,7 @@ class PlansTable(DataTable[Text]):
                 self._count(old, -1)
             self._all[row.plan_id] = row
             self._count(row, +1)
-            if not row.matches(self.filter_text):
+            if not _matches(row, self.filter_text):
                 self._drop(row.plan_id)
             elif row.plan_id not in self._shown:
                 cells = cells_of(self.current(row))
@@ -197,7 +205,7 @@ class PlansTable(DataTable[Text]):
         self.clear()
         self._shown.clear()
         for r in self._all.values():
-            if r.matches(text):
+            if _matches(r, text):
                 cells = cells_of(self.current(r))
                 self.add_row(*(_render(c, rt) for c, rt in zip(cells, self._right, strict=True)), key=r.plan_id)
                 self._shown[r.plan_id] = cells
