@@ -100,7 +100,10 @@ class ExecutionReport:
         if moot:
             parts += f" ({moot} retried in a later round)"
         tail = f"; STILL OPEN: {'; '.join(self.still_open)}" if self.still_open else ""
-        return f"{self.directive_id}: {parts or 'no commands'}{tail}"
+        if not parts:
+            parts = "nothing left to send (re-translated from the state at send time)" if self.differences \
+                else "no commands"
+        return f"{self.directive_id}: {parts}{tail}"
 
     def to_dict(self, *, routine: bool = True) -> dict[str, Any]:
         """JSON-ready. With routine=False only the outcomes that were not simply acknowledged or skipped are

@@ -112,6 +112,19 @@ def run_in_terminal(args: list[str], cwd: Path, expect: str) -> None:
                     break
         time.sleep(0.5)  # past the confirmation guard / first refresh
         os.write(fd, b"q")
+        # the demo desk holds positions: q asks first ("Quit with N open positions?"), y answers
+        deadline = time.monotonic() + 15
+        asked = b""
+        while b"Quit with" not in asked and b"open position" not in asked:
+            assert time.monotonic() < deadline, f"{args}: q did not ask about the open positions: {asked[-400:]!r}"
+            r, _, _ = select.select([fd], [], [], 0.2)
+            if r:
+                try:
+                    asked += os.read(fd, 65536)
+                except OSError:
+                    break
+        time.sleep(0.5)  # past the dialog's confirmation guard
+        os.write(fd, b"y")
         deadline = time.monotonic() + 15
         while True:
             done, status = os.waitpid(pid, os.WNOHANG)

@@ -8,6 +8,7 @@ from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
+from core.models import PlanStatus
 from core.outcomes import CommandOutcome, OutcomeStatus
 from tests.tui.conftest import SIZE, Desk, build_desk, preview_screen, ready, screen_of, select, sent, until
 from tui.screens.action_inputs import ConfirmScreen, StopScreen
@@ -28,9 +29,14 @@ async def test_unprotected_row_is_marked_and_the_reason_shown(desk: Desk) -> Non
         await select(pilot, "TPL_3")
         await until(pilot, lambda: "UNPROTECTED: stop rejected" in str(
             [str(n.label) for n in desk.app.query_one("#detail").root.children]), what="the detail's reason")
+        # the demo's plans seeded without a stop are UNPROTECTED for real (the supervisor says so): the filter shows
+        # exactly the marked rows, TPL_3 among them
+        marked = {r.plan_id for r in table.plan_rows()
+                  if r.unprotected is not None and r.status is not PlanStatus.CLOSED}
+        assert "TPL_3" in marked
         await pilot.press("slash", "u", "n", "p", "r", "o", "t")
-        await until(pilot, lambda: table.visible_count == 1, what="the UNPROTECTED filter")
-        assert table.selected_plan_id == "TPL_3"
+        await until(pilot, lambda: table.visible_count == len(marked), what="the UNPROTECTED filter")
+        assert table.selected_plan_id in marked
 
 
 async def test_preview_header_says_stale_marks_and_retry_note_and_outcomes_show_fills(desk: Desk) -> None:

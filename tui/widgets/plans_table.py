@@ -219,7 +219,8 @@ class PlansTable(DataTable[Text]):
         row = self._all.get(plan_id)
         return None if row is None else self.current(row)
 
-    def rows(self) -> list[PlanRow]:
+    def plan_rows(self) -> list[PlanRow]:
+        """Every plan's row with the newest mark (not `rows`: DataTable's own `rows` dict would shadow it)."""
         return [self.current(r) for r in self._all.values()]
 
     @property
