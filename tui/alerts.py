@@ -3,7 +3,8 @@
 Pure bookkeeping (no Textual): the console raises alerts from what the bridge reports, shows each as a toast and a
 marked row, rings the bell if the config allows, and the header counts the alerts not yet acknowledged. One alert
 per (kind, subject) stays active: raising it again refreshes it without ringing again, so a stale feed does not ring
-every frame; clearing the condition (the plan is protected again, data is fresh) resolves it."""
+every frame, and an acknowledged condition stays quiet until it clears; clearing it (the plan is protected again,
+data is fresh) resolves it, and a new occurrence after that alerts again."""
 
 from __future__ import annotations
 
@@ -17,6 +18,11 @@ class AlertKind(StrEnum):
     UNPROTECTED = "unprotected"
     STALE_DATA = "stale data"
     VENUE_LOST = "venue lost"
+
+
+#: kinds that are conditions (they last until resolved): acknowledged, they stay quiet while the condition lasts.
+#: The others are events (a stop fill, a rejection): each new one is a new alert.
+CONDITIONS = frozenset({AlertKind.UNPROTECTED, AlertKind.STALE_DATA, AlertKind.VENUE_LOST})
 
 
 @dataclass
@@ -46,8 +52,8 @@ class AlertBook:
         """Raise (or refresh) an alert. Returns it and whether it is new (toast it; ring if `ring`)."""
         key = (kind, subject)
         cur = self._by_key.get(key)
-        if cur is not None and cur.active:
-            cur.text, cur.at = text, at
+        if cur is not None and (cur.active or (kind in CONDITIONS and not cur.resolved)):
+            cur.text, cur.at = text, at  # still the same alert (or an acknowledged condition that still holds)
             return cur, False
         self._seq += 1
         alert = Alert(seq=self._seq, kind=kind, subject=subject, text=text, at=at)
@@ -64,7 +70,7 @@ class AlertBook:
     def resolve(self, kind: AlertKind, subject: str) -> bool:
         """The condition is gone (plan protected again, data fresh, venue back)."""
         cur = self._by_key.get((kind, subject))
-        if cur is None or not cur.active:
+        if cur is None or cur.resolved:
             return False
         cur.resolved = True
         return True

@@ -23,7 +23,9 @@ from textual.worker import Worker, WorkerState
 
 from core.models import DeskStatus
 from core.outcomes import CommandOutcome, ExecutionReport
+from tui.alerts import AlertBook
 from tui.app_actions import DeskActions
+from tui.app_alerts import AlertsMixin
 from tui.bridge import DeskBridge
 from tui.screens.action_inputs import ScaleScreen, StopScreen
 from tui.screens.preview import CONFIRM_GUARD, PreviewScreen
@@ -51,7 +53,7 @@ def new_directive_id() -> str:
     return f"STR_{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}_{secrets.token_hex(3)}"
 
 
-class PlanDeskApp(DeskActions, App[None]):
+class PlanDeskApp(AlertsMixin, DeskActions, App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "plandesk"
     BINDINGS = [
@@ -63,6 +65,8 @@ class PlanDeskApp(DeskActions, App[None]):
         Binding("F", "flatten_all", "FLATTEN ALL", id="flatten_all", key_display="F", priority=True),
         Binding("slash", "filter", "Filter", id="filter", key_display="/"),
         Binding("escape", "clear_filter", "Clear filter", id="clear_filter", show=False),
+        Binding("j", "journal", "Journal", id="journal"),
+        Binding("a", "acknowledge_alerts", "Ack alerts", id="alerts.ack", show=False),
         Binding("q", "quit_desk", "Quit", id="quit"),
         Binding("question_mark,f1", "help", "Help", id="help", key_display="?", priority=True),
     ]
@@ -81,8 +85,10 @@ class PlanDeskApp(DeskActions, App[None]):
         guard_clock: Callable[[], float] = time.monotonic,
         venue: str | None = None,
         operator: str | None = None,
+        bell: bool = True,
     ) -> None:
         super().__init__()
+        self.alerts = AlertBook(bell=bell)
         self.bridge = bridge
         self.clock = clock
         self.new_id = new_id
@@ -212,6 +218,9 @@ class PlanDeskApp(DeskActions, App[None]):
             counts = f"{table.total_plans} plans · {table.active_plans} active · uPnL {num(upnl)}"
             if table.filter_text:
                 counts += f" · filter '{table.filter_text}': {table.visible_count} shown"
+            self.watch_alerts(ch, outcomes, self.clock())
+            if self.alerts.header_text():
+                counts += f" · ⚠ {self.alerts.header_text()}"
             for header in (self._header, getattr(self.screen, "header", None)):
                 if isinstance(header, DeskHeader):
                     header.show(desk=ch.desk, health=ch.health, last_data_ts=ch.last_data_ts, counts=counts,

@@ -79,6 +79,18 @@ class DeskActions:
             return False
         return True
 
+    def action_journal(self) -> None:
+        """The journal, filtered to the selected plan (clear the filter to see every entry)."""
+        from tui.screens.journal_screen import JournalScreen
+
+        pid = self._table.selected_plan_id
+
+        def show(entries: list[Any]) -> None:
+            title = f"Journal · {pid}" if pid else "Journal"
+            self.push_screen(JournalScreen(entries, initial_filter=pid or "", title=title))
+
+        self._await(self.bridge.journal_entries(), "journal", show)
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))

@@ -243,6 +243,10 @@ class DeskBridge(LiveView):
 
         return self._pool.submit(run)
 
+    def journal_entries(self, limit: int = 2000) -> Future[list[Any]]:
+        """The newest journal entries (oldest first), read on the bridge's loop, never on the UI thread."""
+        return self._call(lambda: self._rt().journal.entries(limit=limit))
+
     # ---------------------------------------------------------------------------------------------- on the loop
 
     def _rt(self) -> Runtime:

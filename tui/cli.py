@@ -27,6 +27,10 @@ def _add_connector(p: argparse.ArgumentParser) -> None:
     p.add_argument("--key-file", type=Path, default=None, help="API key file (mode 0600): 'KEY\\nSECRET'")
 
 
+CONFIG_HELP = ("the operator's TOML config (default: $PLANDESK_CONFIG, else the platform config dir, e.g. "
+               "~/.config/plandesk/config.toml); PLANDESK_<KEY> variables override it")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="plandesk", description="Operator console for TradePlans.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -79,12 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--slippage", default=None, help=SLIPPAGE_HELP)
     p.add_argument("--operator", default=None, help=OPERATOR_HELP)
+    p.add_argument("--config", default=None, help=CONFIG_HELP)
 
     p = sub.add_parser("console", help="the console on a real ledger")
     _add_db(p)
     _add_connector(p)
     p.add_argument("--slippage", default=None, help=SLIPPAGE_HELP)
     p.add_argument("--operator", default=None, help=OPERATOR_HELP)
+    p.add_argument("--config", default=None, help=CONFIG_HELP)
 
     p = sub.add_parser("exchange-sim", help="run the Binance-compatible loopback simulator",
                        description="Binance Spot compatible loopback simulator (REST and WebSocket API)")

@@ -25,20 +25,54 @@ def _sim_starter() -> Any:
     return start_sim_in_thread
 
 
-def _slippage(args: argparse.Namespace) -> Any:
-    """--slippage: the cap of the console's closes (`c`, `F`) as a fraction; 0 means MARKET closes."""
+def binding_ids() -> set[str]:
+    """Every binding id of the console's app and screens: what a config keymap may name."""
+    import importlib
+    import pkgutil
+
+    import tui.screens
+    import tui.widgets
+    from tui.app import PlanDeskApp
+
+    ids: set[str] = set()
+    owners: list[Any] = [PlanDeskApp]
+    for pkg in (tui.screens, tui.widgets):
+        for info in pkgutil.iter_modules(pkg.__path__):
+            mod = importlib.import_module(f"{pkg.__name__}.{info.name}")
+            owners += [v for v in vars(mod).values() if isinstance(v, type) and hasattr(v, "BINDINGS")]
+    for owner in owners:
+        for b in getattr(owner, "BINDINGS", []):
+            bid = getattr(b, "id", None)
+            if bid:
+                ids.add(bid)
+    return ids
+
+
+def load_desk_config(args: argparse.Namespace) -> Any:
+    """The operator's config (tui.config): a bad file or value is one clear line, and the console does not start."""
+    from tui.config import ConfigError, load_config
+
+    try:
+        return load_config(getattr(args, "config", None), known_bindings=binding_ids())
+    except ConfigError as exc:
+        raise InputError(str(exc)) from None
+
+
+def _slippage(args: argparse.Namespace, config: Any = None) -> Any:
+    """--slippage, else the config's: the cap of the console's closes (`c`, `F`) as a fraction; 0 means MARKET."""
     from decimal import Decimal
 
     from pydantic import ValidationError
 
-    from core.decimals import parse_decimal
+    from core.decimals import parse_number_text
     from core.directives import ExecutionDirective
 
     raw = getattr(args, "slippage", None)
     if raw is None:
-        return Decimal("0.02")
+        value = config.slippage if config is not None else Decimal("0.02")
+        return None if value == 0 else value
     try:
-        value = parse_decimal(raw)
+        value = parse_number_text(raw, "--slippage")
         if value == 0:
             return None
         ExecutionDirective(max_total_slippage_pct=value)
@@ -59,14 +93,16 @@ def venue_label(connector: Any, kind: str) -> str:
     return f"{kind} {host}" if host else kind
 
 
-def resolve_operator(args: argparse.Namespace) -> str:
-    """--operator, else $PLANDESK_OPERATOR / $USER / $LOGNAME, else the login name. There is no config file yet;
-    when there is one it goes between the two. The journal reads it from $PLANDESK_OPERATOR."""
+def resolve_operator(args: argparse.Namespace, config: Any = None) -> str:
+    """--operator, else the config's `operator` (or $PLANDESK_OPERATOR, its environment override), else $USER /
+    $LOGNAME, else the login name. The journal reads it from $PLANDESK_OPERATOR."""
     import os
 
     from core.journal import current_operator
 
     raw = getattr(args, "operator", None)
+    if raw is None and config is not None and config.operator:
+        raw = config.operator
     if raw is not None:
         name = raw.strip()
         if not name or len(name) > 64 or not name.isprintable():
@@ -84,10 +120,14 @@ def resolve_operator(args: argparse.Namespace) -> str:
     return name
 
 
-def _run(bridge: Any, *, cleanup: list[Any], slippage: Any, venue: str, operator: str) -> int:
+def _run(bridge: Any, *, cleanup: list[Any], slippage: Any, venue: str, operator: str, config: Any) -> int:
     from tui.app import PlanDeskApp
 
-    app = PlanDeskApp(bridge, close_slippage=slippage, venue=venue, operator=operator)
+    app = PlanDeskApp(bridge, close_slippage=slippage, venue=venue, operator=operator,
+                      stale_after=config.stale_after_s, bell=config.bell)
+    app.theme = config.theme
+    if config.keymap:
+        app.set_keymap(dict(config.keymap))
     try:
         app.run()
     finally:
@@ -107,8 +147,9 @@ def run_demo(args: argparse.Namespace) -> int:
     from tui.bridge import DeskBridge
     from tui.runtime import paper_state_path
 
-    slippage = _slippage(args)
-    operator = resolve_operator(args)
+    desk_cfg = load_desk_config(args)
+    slippage = _slippage(args, desk_cfg)
+    operator = resolve_operator(args, desk_cfg)
     cleanup: list[Any] = []
     if args.db is None:
         tmp = Path(tempfile.mkdtemp(prefix="plandesk-demo-"))
@@ -136,9 +177,9 @@ def run_demo(args: argparse.Namespace) -> int:
              f"`plandesk journal --db {db}`)")
     print(where, flush=True)
     cleanup.append(lambda: print(where, flush=True))
-    bridge = DeskBridge(connector, db, seed=seed_demo_desk)
+    bridge = DeskBridge(connector, db, seed=seed_demo_desk, stale_after=desk_cfg.stale_after_s)
     return _run(bridge, cleanup=cleanup, slippage=slippage, venue=venue_label(connector, args.exchange),
-                operator=operator)
+                operator=operator, config=desk_cfg)
 
 
 def run_console(args: argparse.Namespace) -> int:
@@ -146,8 +187,9 @@ def run_console(args: argparse.Namespace) -> int:
     from tui.bridge import DeskBridge
     from tui.runtime import is_new_paper_account, make_connector
 
-    slippage = _slippage(args)
-    operator = resolve_operator(args)
+    desk_cfg = load_desk_config(args)
+    slippage = _slippage(args, desk_cfg)
+    operator = resolve_operator(args, desk_cfg)
     db = Path(args.db)
     if not db.exists():
         raise InputError(f"ledger {db}: file not found (create it with `plandesk ledger import FILE --db {db}`, "
@@ -155,5 +197,5 @@ def run_console(args: argparse.Namespace) -> int:
     adopt = args.connector == "paper" and is_new_paper_account(db)
     connector = make_connector(args.connector, db, base_url=args.base_url, key_file=args.key_file,
                                tick_interval=TICK if args.connector == "paper" else None)
-    return _run(DeskBridge(connector, db, adopt=adopt), cleanup=[], slippage=slippage,
-                venue=venue_label(connector, args.connector), operator=operator)
+    return _run(DeskBridge(connector, db, adopt=adopt, stale_after=desk_cfg.stale_after_s), cleanup=[],
+                slippage=slippage, venue=venue_label(connector, args.connector), operator=operator, config=desk_cfg)

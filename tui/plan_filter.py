@@ -1,8 +1,9 @@
 """The plans filter: several terms, all of which must match (`eth short`), exact ids, and named filters.
 
 Terms (case-insensitive, separated by spaces):
-- `unprotected` plans holding a position without full stop coverage; `stale` plans whose symbol's mark is stale;
-  `losing` / `winning` by unrealised P&L; `long` / `short` / `flat` by position; `active` / `closed` by status;
+- `unprotected` (or its first 3+ letters) plans holding a position without full stop coverage; `stale` plans whose
+  symbol's mark the caller says is stale; `losing` / `winning` by unrealised P&L; `long` / `short` / `flat` by
+  position; `active` / `closed` by status;
 - an id such as `TPL_12` matches that plan exactly (not TPL_120);
 - anything else is a substring of the plan id, symbol, side or status."""
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from functools import lru_cache
 
 from core.models import PlanStatus
 from tui.bridge_view import PlanRow
@@ -39,7 +41,7 @@ class PlanFilter:
 
     def matches(self, row: PlanRow, stale_symbols: Collection[str] = ()) -> bool:
         for t in self.terms:
-            named = NAMED.get(t)
+            named = NAMED.get("unprotected" if len(t) >= 3 and "unprotected".startswith(t) else t)
             if named is not None:
                 if not named(row, stale_symbols):
                     return False
@@ -57,5 +59,6 @@ class PlanFilter:
         return not self.terms
 
 
+@lru_cache(maxsize=64)
 def parse_filter(text: str) -> PlanFilter:
     return PlanFilter(text=text, terms=tuple(t for t in text.lower().split() if t))

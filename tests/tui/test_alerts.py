@@ -22,8 +22,19 @@ def test_acknowledge_and_resolve() -> None:
     _, new = book.raise_(AlertKind.VENUE_LOST, "venue", "connection lost", 1.0)
     assert new and not book.ring(new)
     assert book.acknowledge_all() == 1 and book.active() == [] and book.header_text() == ""
-    _, new = book.raise_(AlertKind.VENUE_LOST, "venue", "connection lost again", 5.0)
-    assert new  # a new occurrence after acknowledging is a new alert
+    _, new = book.raise_(AlertKind.VENUE_LOST, "venue", "still lost", 5.0)
+    assert not new and book.active() == []  # an acknowledged condition that still holds stays quiet
+    book.resolve(AlertKind.VENUE_LOST, "venue")
+    _, new = book.raise_(AlertKind.VENUE_LOST, "venue", "connection lost again", 9.0)
+    assert new  # lost again after it came back: a new alert
     assert book.resolve(AlertKind.VENUE_LOST, "venue") and book.active() == []
     assert not book.resolve(AlertKind.VENUE_LOST, "venue")
     assert [a.seq for a in book.history] == [1, 2]
+
+
+def test_events_after_acknowledging_are_new_alerts() -> None:
+    book = AlertBook()
+    book.raise_(AlertKind.ORDER_REJECTED, "TPL_1", "rejected", 1.0)
+    book.acknowledge_all()
+    _, new = book.raise_(AlertKind.ORDER_REJECTED, "TPL_1", "rejected again", 2.0)
+    assert new and len(book.active()) == 1

@@ -48,3 +48,21 @@ def test_named_filters() -> None:
     assert ids("closed") == ["TPL_7"]
     assert ids("flat") == ["TPL_7"]
     assert ids("losing btc") == ["TPL_120"]
+
+
+async def test_the_console_filter_takes_several_terms_and_exact_ids(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.tui.conftest import SIZE, build_desk, ready, until
+    from tui.widgets.plans_table import PlansTable
+
+    desk = build_desk(tmp_path)
+    try:
+        async with desk.app.run_test(size=SIZE) as pilot:
+            await ready(pilot)
+            table = desk.app.query_one(PlansTable)
+            await pilot.press("slash", *"eth short")
+            await until(pilot, lambda: table.visible_count == 2, what="eth short: TPL_2 and TPL_5")
+            await pilot.press(*["backspace"] * 9, *"tpl_1")
+            await until(pilot, lambda: table.visible_count == 1, what="exactly TPL_1")
+            assert table.selected_plan_id == "TPL_1"
+    finally:
+        desk.stop()

@@ -18,6 +18,7 @@ from textual.widgets.data_table import RowDoesNotExist
 
 from core.models import PlanStatus, Side
 from tui.bridge_view import PlanRow
+from tui.plan_filter import parse_filter
 from tui.widgets.fmt import DASH, avg, fit, num, pnl, signed
 
 # (key, label, width, right-aligned)
@@ -66,11 +67,14 @@ def cells_of(row: PlanRow) -> tuple[Cell, ...]:
 
 
 def _matches(row: PlanRow, needle: str) -> bool:
-    """The filter: PlanRow.matches, and "unprotected" (or a prefix of it, 3+ letters) finds the UNPROTECTED plans."""
-    n = needle.strip().lower()
-    if len(n) >= 3 and "unprotected".startswith(n):
-        return row.unprotected is not None and row.status is not PlanStatus.CLOSED
-    return row.matches(needle)
+    """The filter (tui.plan_filter): several terms that must all match (`eth short`), exact ids (`TPL_12`), and
+    `unprotected` (3+ letters), `losing`, `winning`, `long`, `short`, `flat`, `active`, `closed`."""
+    f = parse_filter(needle)
+    if f.empty:
+        return True
+    if row.status is PlanStatus.CLOSED and any(len(t) >= 3 and "unprotected".startswith(t) for t in f.terms):
+        return False
+    return f.matches(row)
 
 
 def _render(cell: Cell, right: bool) -> Text:
