@@ -24,7 +24,9 @@ def _add_db(p: argparse.ArgumentParser, *, required: bool = False) -> None:
 def _add_connector(p: argparse.ArgumentParser) -> None:
     p.add_argument("--connector", choices=["paper", "binance"], default="paper", help="venue (default paper)")
     p.add_argument("--base-url", default=None, help="venue base URL (binance dialect)")
-    p.add_argument("--key-file", type=Path, default=None, help="API key file (mode 0600): 'KEY\\nSECRET'")
+    p.add_argument("--key-file", type=Path, default=None,
+                   help="API key file (mode 0600): the key and the HMAC secret on two lines, "
+                        "or PLANDESK_BINANCE_API_KEY=... and an Ed25519 private key PEM")
 
 
 CONFIG_HELP = ("the operator's TOML config (default: $PLANDESK_CONFIG, else the platform config dir, e.g. "
@@ -78,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="the console on the paper exchange with a seeded desk")
     p.add_argument("--exchange", choices=["paper", "sim"], default="paper",
-                   help="paper: in-process; sim: Binance-compatible loopback simulator over httpx")
+                   help="paper: in-process; sim: the Binance-compatible loopback simulator, through the Binance "
+                        "connector")
     p.add_argument("--db", type=Path, default=None, help="ledger file (default: a fresh temporary one)")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--slippage", default=None, help=SLIPPAGE_HELP)

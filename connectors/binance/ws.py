@@ -60,7 +60,33 @@ def report_to_order_json(e: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class UserStream:
+class _StreamTask:
+    """The life of one stream: one task running `_run` (reconnecting inside it) until `close`."""
+
+    task_name = "binance-stream"
+    live: bool
+    _task: asyncio.Task[None] | None
+    _closed: bool
+
+    async def _run(self) -> None:  # pragma: no cover - each stream has its own
+        raise NotImplementedError
+
+    def start(self) -> None:
+        if self._task is None and not self._closed:
+            self._task = asyncio.create_task(self._run(), name=self.task_name)
+
+    async def close(self) -> None:
+        self._closed = True
+        self.live = False
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+
+class UserStream(_StreamTask):
+    task_name = "binance-user-stream"
+
     def __init__(
         self,
         rest: BinanceRest,
@@ -86,18 +112,6 @@ class UserStream:
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self._next_id = 0
-
-    def start(self) -> None:
-        if self._task is None and not self._closed:
-            self._task = asyncio.create_task(self._run(), name="binance-user-stream")
-
-    async def close(self) -> None:
-        self._closed = True
-        self.live = False
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
 
     async def _run(self) -> None:
         backoff = BACKOFF_START
@@ -190,26 +204,16 @@ class UserStream:
                 self.balances[str(b["a"])] = (dec(b["f"]), dec(b["l"]))
 
 
-class MarkStream:
+class MarkStream(_StreamTask):
     """`<symbol>@bookTicker` market streams: the mid of each update becomes the mark. Reconnects with backoff."""
+
+    task_name = "binance-mark-stream"
 
     def __init__(self, poller: Poller, base: str, symbols: Callable[[], list[str]]) -> None:
         self.poller, self.base, self.symbols = poller, base, symbols
         self.live = False
         self._task: asyncio.Task[None] | None = None
         self._closed = False
-
-    def start(self) -> None:
-        if self._task is None and not self._closed:
-            self._task = asyncio.create_task(self._run(), name="binance-mark-stream")
-
-    async def close(self) -> None:
-        self._closed = True
-        self.live = False
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
 
     async def _run(self) -> None:
         backoff = BACKOFF_START
