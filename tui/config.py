@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import tomllib
 from decimal import Decimal
 from pathlib import Path
@@ -132,9 +133,7 @@ def _read_file(path: Path) -> dict[str, Any]:
         return {}
     except OSError as exc:
         raise ConfigError(f"config {path}: cannot read it ({exc.strerror})") from None
-    import stat as _stat
-
-    if not _stat.S_ISREG(st.st_mode):
+    if not stat.S_ISREG(st.st_mode):
         raise ConfigError(f"config {path}: not a regular file")
     if st.st_size > 1_000_000:
         raise ConfigError(f"config {path}: larger than 1 MB; not a config file")

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from core.decimals import json_number
+from core.jsontext import unique_keys
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -40,13 +41,8 @@ class DuplicateKey(ValueError):
     pass
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise DuplicateKey(f"duplicate key {key!r} in one object (which one is meant is ambiguous)")
-        out[key] = value
-    return out
+_no_duplicates = unique_keys(
+    lambda key: DuplicateKey(f"duplicate key {key!r} in one object (which one is meant is ambiguous)"))
 
 
 #: Operator files are small; a bigger one is a mistake (or /dev/zero).

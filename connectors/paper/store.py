@@ -21,6 +21,7 @@ from typing import Any
 
 from connectors.paper.engine import STATE_VERSION, PaperEngine
 from connectors.paper.orders import PaperConfig, PaperOrder, Trade
+from core.jsontext import unique_keys
 from core.models import MarketRules
 
 FORMAT = "plandesk-paper"
@@ -42,15 +43,8 @@ def _dumps(obj: Any) -> str:
 
 
 def _strict_loads(text: str, what: str) -> Any:
-    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for k, v in pairs:
-            if k in out:
-                raise PaperStateError(f"{what}: duplicate key {k!r}")
-            out[k] = v
-        return out
-
-    return json.loads(text, object_pairs_hook=no_duplicates)
+    hook = unique_keys(lambda key: PaperStateError(f"{what}: duplicate key {key!r}"))
+    return json.loads(text, object_pairs_hook=hook)
 
 
 def _scalars(engine: PaperEngine) -> dict[str, Any]:

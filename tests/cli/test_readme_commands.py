@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -92,52 +93,50 @@ def run_exchange_sim(args: list[str], cwd: Path) -> None:
     assert "Traceback" not in err, err
 
 
+def read_pty(fd: int, seen: bytearray, *, until: Callable[[], bool], timeout: float, what: str) -> None:
+    """Read the terminal's output into `seen` until `until()` holds; fail naming `what` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not until():
+        assert time.monotonic() < deadline, f"{what} (in {timeout:.0f} s); screen so far: {bytes(seen[-400:])!r}"
+        r, _, _ = select.select([fd], [], [], 0.1)
+        if r:
+            try:
+                seen += os.read(fd, 65536)
+            except OSError:  # the child closed the terminal: only `until` (its exit) can end the wait now
+                time.sleep(0.05)
+
+
 def run_in_terminal(args: list[str], cwd: Path, expect: str) -> None:
-    """A console command in a pseudo-terminal: wait until `expect` was painted, press q, expect exit 0."""
+    """A console command in a pseudo-terminal: wait until `expect` was painted, press q (and y when it asks about
+    open positions), expect exit 0."""
     pid, fd = pty.fork()
     if pid == 0:  # the child
         os.chdir(cwd)
         os.execve(str(PLANDESK), [str(PLANDESK), *args], ENV | {"TERM": "xterm-256color", "COLUMNS": "160",
                                                                  "LINES": "50"})
-    seen = b""
-    try:
-        deadline = time.monotonic() + 30
-        while expect.encode() not in seen:
-            assert time.monotonic() < deadline, f"{args}: {expect!r} not painted in 30 s: {seen[-400:]!r}"
-            r, _, _ = select.select([fd], [], [], 0.2)
-            if r:
-                try:
-                    seen += os.read(fd, 65536)
-                except OSError:
-                    break
-        time.sleep(0.5)  # past the confirmation guard / first refresh
-        os.write(fd, b"q")
-        # the demo desk holds positions: q asks first ("Quit with N open positions?"), y answers
-        deadline = time.monotonic() + 15
-        asked = b""
-        while b"Quit with" not in asked and b"open position" not in asked:
-            assert time.monotonic() < deadline, f"{args}: q did not ask about the open positions: {asked[-400:]!r}"
-            r, _, _ = select.select([fd], [], [], 0.2)
-            if r:
-                try:
-                    asked += os.read(fd, 65536)
-                except OSError:
-                    break
-        time.sleep(0.5)  # past the dialog's confirmation guard
-        os.write(fd, b"y")
-        deadline = time.monotonic() + 15
-        while True:
-            done, status = os.waitpid(pid, os.WNOHANG)
+    seen = bytearray()
+    status: list[int] = []
+
+    def exited() -> bool:
+        if not status:
+            done, st = os.waitpid(pid, os.WNOHANG)
             if done:
-                break
-            assert time.monotonic() < deadline, f"{args}: did not quit on q"
-            r, _, _ = select.select([fd], [], [], 0.1)
-            if r:
-                try:
-                    seen += os.read(fd, 65536)
-                except OSError:
-                    pass
-        assert os.waitstatus_to_exitcode(status) == 0, seen[-800:]
+                status.append(st)
+        return bool(status)
+
+    try:
+        read_pty(fd, seen, until=lambda: expect.encode() in seen, timeout=30, what=f"{args}: {expect!r} not painted")
+        time.sleep(0.5)  # past the confirmation guard / first refresh
+        mark = len(seen)
+        os.write(fd, b"q")
+        # with open positions q asks first ("Quit with N open positions?") and y answers; without, it just quits
+        read_pty(fd, seen, until=lambda: b"Quit with" in seen[mark:] or exited(), timeout=15,
+                 what=f"{args}: q neither quit nor asked about the open positions")
+        if not exited():
+            time.sleep(0.5)  # past the dialog's confirmation guard
+            os.write(fd, b"y")
+        read_pty(fd, seen, until=exited, timeout=15, what=f"{args}: did not quit on q")
+        assert os.waitstatus_to_exitcode(status[0]) == 0, bytes(seen[-800:])
     finally:
         try:
             os.kill(pid, signal.SIGKILL)

@@ -4,7 +4,6 @@ ladder entry, and the stop then covers the whole position when the mark reaches 
 
 from __future__ import annotations
 
-import asyncio
 import os
 import pty
 import subprocess
@@ -12,17 +11,13 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from connectors.binance.connector import BinanceConnector
 from connectors.binance.sim import DEFAULT_API_KEY, DEFAULT_API_SECRET
 from connectors.binance.sim_server import SimServer, start_sim_in_thread
 from connectors.paper import DEFAULT_MARKETS, PaperEngine
-from core.directives import StrategyDirective
-from core.handler import ExecutionHandler
 from core.journal import Journal
 from core.ledger import Ledger
 from core.models import OrderType, Side
-from core.worker import translate
-from tests.e2e.test_flatten_two_processes import PLANDESK, ROOT, drain, env, read_until, venue_args
+from tests.e2e.sim_desk import PLANDESK, ROOT, drain, env, open_desk, read_until, venue_args
 
 D = Decimal
 BTC = "BTCUSDT"
@@ -30,29 +25,11 @@ BTC = "BTCUSDT"
 
 def seed(db: Path, sim: SimServer) -> None:
     """TPL_1: long 1 BTC with a stop at 90,000 and a resting ladder entry for 1 more at 99,000."""
-
-    async def go() -> None:
-        conn = BinanceConnector(sim.base_url, DEFAULT_API_KEY, DEFAULT_API_SECRET, poll_interval=0.1)
-        await conn.start()
-        ledger = Ledger(db)
-        try:
-            for symbol, rules in (await conn.market_rules()).items():
-                ledger.set_market(symbol, rules)
-            handler = ExecutionHandler(ledger, conn, Journal(ledger))
-            ledger.create_plan("TPL_1", BTC, Side.BUY)
-            for did, parts in (("STR_OPEN", {"size_directive": {"target_position_size": "1"},
-                                             "exit_directive": {"stop_loss_tolerance": "0.10"}}),
-                               ("STR_LADDER", {"size_directive": {"target_position_size": "2"},
-                                               "entry_directive": {"order_type": "LIMIT", "limit_price": "99000"}})):
-                d = StrategyDirective.model_validate({"directive_id": did, "scope": "MODIFY_EXISTING",
-                                                      "target_plan_ids": ["TPL_1"], **parts})
-                report = await handler.send(translate(d, ledger.state()), d)
-                assert report.ok, report.summary()
-        finally:
-            ledger.close()
-            await conn.close()
-
-    asyncio.run(go())
+    open_desk(db, sim, [("TPL_1", BTC, Side.BUY)], [
+        ("STR_OPEN", "TPL_1", {"size_directive": {"target_position_size": "1"},
+                               "exit_directive": {"stop_loss_tolerance": "0.10"}}),
+        ("STR_LADDER", "TPL_1", {"size_directive": {"target_position_size": "2"},
+                                 "entry_directive": {"order_type": "LIMIT", "limit_price": "99000"}})])
 
 
 def venue_stop(sim: SimServer) -> Decimal:

@@ -4,100 +4,30 @@ re-translated at send time, DESIGN §3) and says what differed from its preview.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import pty
-import select
 import subprocess
-import sys
-import time
 from decimal import Decimal
 from pathlib import Path
 
-from connectors.binance.connector import BinanceConnector
 from connectors.binance.sim import DEFAULT_API_KEY, DEFAULT_API_SECRET
 from connectors.binance.sim_server import SimServer, start_sim_in_thread
 from connectors.paper import DEFAULT_MARKETS, PaperEngine
-from core.directives import StrategyDirective
-from core.handler import ExecutionHandler
 from core.journal import Journal
 from core.ledger import Ledger
 from core.models import Side
-from core.worker import translate
+from tests.e2e.sim_desk import PLANDESK, ROOT, drain, env, open_desk, read_until, venue_args
 
-ROOT = Path(__file__).resolve().parents[2]
-PLANDESK = Path(sys.executable).parent / "plandesk"
 D = Decimal
-
-
-def env() -> dict[str, str]:
-    return {**os.environ, "PLANDESK_BINANCE_API_KEY": DEFAULT_API_KEY,
-            "PLANDESK_BINANCE_API_SECRET": DEFAULT_API_SECRET, "NO_COLOR": "1", "COLUMNS": "200"}
-
-
-def venue_args(db: Path, sim: SimServer) -> list[str]:
-    return ["--db", str(db), "--connector", "binance", "--base-url", sim.base_url]
 
 
 def seed(db: Path, sim: SimServer) -> None:
     """Two BTC plans and one ETH short, each with a stop, opened through the handler on the simulator."""
-
-    async def go() -> None:
-        conn = BinanceConnector(sim.base_url, DEFAULT_API_KEY, DEFAULT_API_SECRET, poll_interval=0.1)
-        await conn.start()
-        ledger = Ledger(db)
-        try:
-            for symbol, rules in (await conn.market_rules()).items():
-                ledger.set_market(symbol, rules)
-            handler = ExecutionHandler(ledger, conn, Journal(ledger))
-            for pid, symbol, side in (("TPL_1", "BTCUSDT", Side.BUY), ("TPL_2", "BTCUSDT", Side.BUY),
-                                      ("TPL_3", "ETHUSDT", Side.SELL)):
-                ledger.create_plan(pid, symbol, side)
-                d = StrategyDirective.model_validate({
-                    "directive_id": f"STR_OPEN_{pid}", "scope": "MODIFY_EXISTING", "target_plan_ids": [pid],
-                    "size_directive": {"target_position_size": "1"},
-                    "exit_directive": {"stop_loss_tolerance": "0.10"}})
-                report = await handler.send(translate(d, ledger.state()), d)
-                assert report.ok, report.summary()
-        finally:
-            ledger.close()
-            await conn.close()
-
-    asyncio.run(go())
-
-
-def read_until(fd: int, needle: str, proc: subprocess.Popen[bytes], timeout: float) -> str:
-    out = b""
-    deadline = time.monotonic() + timeout
-    while needle.encode() not in out:
-        left = deadline - time.monotonic()
-        assert left > 0 and proc.poll() is None, f"no {needle!r} in time; output so far:\n{out.decode()}"
-        ready, _, _ = select.select([fd], [], [], min(left, 0.2))
-        if ready:
-            try:
-                out += os.read(fd, 65536)
-            except OSError:
-                break
-    return out.decode(errors="replace")
-
-
-def drain(fd: int, proc: subprocess.Popen[bytes], timeout: float) -> str:
-    out = b""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.1)
-        if ready:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
-        elif proc.poll() is not None:
-            break
-    return out.decode(errors="replace")
+    plans = [("TPL_1", "BTCUSDT", Side.BUY), ("TPL_2", "BTCUSDT", Side.BUY), ("TPL_3", "ETHUSDT", Side.SELL)]
+    open_desk(db, sim, plans, [(f"STR_OPEN_{pid}", pid, {"size_directive": {"target_position_size": "1"},
+                                                          "exit_directive": {"stop_loss_tolerance": "0.10"}})
+                               for pid, _s, _d in plans])
 
 
 def test_flatten_all_waiting_at_its_prompt_closes_everything_after_another_send_changed_a_plan(
