@@ -75,7 +75,8 @@ def test_cancel_directive_belongs_to_modify_existing_only() -> None:
     assert new.errors == ["cancel_directive: only for MODIFY_EXISTING (a new plan has no orders to cancel)"]
 
 
-@pytest.mark.parametrize("ids, msg", [([], "at least 1"), (["ORD_1", "ORD_1"], "repeated: ORD_1"), ([" "], "non-empty")])
+@pytest.mark.parametrize("ids, msg", [([], "at least 1"), (["ORD_1", "ORD_1"], "repeated: ORD_1"),
+                                      ([" "], "non-empty")])
 def test_cancel_directive_validation(ids: list[str], msg: str) -> None:
     with pytest.raises(ValidationError, match=msg):
         cancel(*ids)
