@@ -269,6 +269,15 @@ class MarketRules(_Strict):
         """New orders may be sent (the status is TRADING or was not reported)."""
         return self.symbol_status in (None, "TRADING")
 
+    def __eq__(self, other: object) -> bool:
+        """Field by field, an absent venue field equal to its default (rules built from the ledger's four columns
+        equal the same rules validated)."""
+        if not isinstance(other, MarketRules):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in type(self).model_fields)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like every pydantic model that is not frozen
+
     if not TYPE_CHECKING:
         # Rules built without validation from four stored columns (the ledger's fast path) lack the venue
         # fields in __dict__: they read as their defaults (None), never as an AttributeError.

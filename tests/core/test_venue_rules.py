@@ -103,6 +103,10 @@ def test_the_contract_snapshot_reads_and_writes_as_before() -> None:
 def test_rules_read_from_the_ledgers_four_columns_have_no_venue_facts() -> None:
     rules = market_from_row(("BTCUSDT", "97000", "0.01", "0.00001", "5"))
     assert rules.trading and rules.percent_price_by_side is None and rules.free_base is None
+    assert rules == MarketRules(mark_price=Decimal(97000), tick_size=Decimal("0.01"), step_size=Decimal("0.00001"),
+                                min_notional=Decimal(5))
+    assert rules != MarketRules(mark_price=Decimal(97000), tick_size=Decimal("0.01"), step_size=Decimal("0.00001"),
+                                min_notional=Decimal(5), symbol_status="TRADING")
     assert rules.model_dump(mode="json") == MarketRules(mark_price=Decimal(97000), tick_size=Decimal("0.01"),
                                                         step_size=Decimal("0.00001"),
                                                         min_notional=Decimal(5)).model_dump(mode="json")
