@@ -35,9 +35,9 @@ async def test_halted_still_resizes_stops_and_sends_cancels_and_stop_changes() -
             raise AssertionError("the stop did not grow while HALTED")
         assert sup.unprotected() == {}
         tighten = await d.send(directive("STR_T", "MODIFY_EXISTING", "TPL_20",
-                                         exit_directive={"stop_loss_price": "165"}))
-        assert tighten.ok, tighten.summary()
-        assert [o.stop_price for o in d.open("TPL_20", OrderRole.STOP_LOSS)] == [D(165)]
+                                         exit_directive={"stop_loss_price": "160"}))
+        assert tighten.ok and tighten.outcomes, tighten.summary()
+        assert [o.stop_price for o in d.open("TPL_20", OrderRole.STOP_LOSS)] == [D(160)]
         stop = d.open("TPL_20", OrderRole.STOP_LOSS)[0]
         batch = d.preview(directive("STR_C", "MODIFY_EXISTING", "TPL_20",
                                     cancel_directive={"order_ids": [stop.order_id]}))
