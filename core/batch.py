@@ -6,7 +6,7 @@ import hashlib
 import json
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -63,6 +63,16 @@ class CancelOrder(_Cmd):
 Command = Annotated[ExecuteTrade | ModifyOrder | CancelOrder, Field(discriminator="action")]
 
 
+class Loosening(NamedTuple):
+    """A stop the directive moves away from the mark: the plan, its STOP_LOSS order, the current and the new stop
+    price. Without `exit_directive.allow_loosen` each is also an error naming both prices."""
+
+    plan_id: str
+    order_id: str
+    current: Decimal
+    new: Decimal
+
+
 class ExecutionBatch(BaseModel):
     """The exact batch a directive will send. `plan_versions` is not part of the JSON contract: it records the
     plan versions the batch was computed from so the handler can refuse a stale preview."""
@@ -78,6 +88,9 @@ class ExecutionBatch(BaseModel):
     #: the mark of each symbol the batch trades, as previewed (not part of the JSON contract): what the handler
     #: measures each fill's slippage against
     marks: dict[str, Decimal] = Field(default_factory=dict, exclude=True)
+    #: every stop this directive loosens (allowed or not; not part of the JSON contract): what a console's second
+    #: confirmation names before it previews again with allow_loosen
+    loosened: list[Loosening] = Field(default_factory=list, exclude=True)
 
     @property
     def ok(self) -> bool:

@@ -6,7 +6,16 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from core.decimals import Dec
 from core.models import OrderType, Side
@@ -138,6 +147,24 @@ class ExecutionDirective(_Strict):
         return v
 
 
+class CancelDirective(_Strict):
+    """MODIFY_EXISTING only: cancel these open orders of the target plans (one CANCEL_ORDER each). Allowed in every
+    desk state; cancelling a plan's stop says which plan becomes UNPROTECTED."""
+
+    order_ids: list[str] = Field(min_length=1)
+
+    @field_validator("order_ids")
+    @classmethod
+    def _ids(cls, v: list[str]) -> list[str]:
+        for oid in v:
+            if not oid or not oid.strip():
+                raise ValueError("order ids must be non-empty strings")
+        dupes = sorted({i for i in v if v.count(i) > 1})
+        if dupes:
+            raise ValueError(f"order ids must be distinct; repeated: {', '.join(dupes)}")
+        return v
+
+
 class StrategyDirective(_Strict):
     directive_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
     scope: Scope
@@ -146,6 +173,16 @@ class StrategyDirective(_Strict):
     size_directive: SizeDirective | None = None
     exit_directive: ExitDirective | None = None
     execution_directive: ExecutionDirective | None = None
+    cancel_directive: CancelDirective | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_no_cancel(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
+        """`cancel_directive` is left out when absent: a directive without it dumps (and derives its id) exactly
+        as before it existed."""
+        data = handler(self)
+        if isinstance(data, dict) and data.get("cancel_directive", 0) is None:
+            del data["cancel_directive"]
+        return data
 
     @field_validator("target_plan_ids")
     @classmethod

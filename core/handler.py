@@ -215,9 +215,15 @@ class ExecutionHandler:
             for c in batch.commands:
                 if self.ledger.get_plan(c.plan_id) is not None:
                     return f"stale preview: plan {c.plan_id} already exists; preview again"
-        adds = [c for c in batch.commands if isinstance(c, ExecuteTrade) and c.role is OrderRole.ENTRY]
-        if adds and self.ledger.desk() is DeskStatus.HALTED:
-            return "stale preview: the desk is HALTED; nothing that adds exposure may be sent (preview again)"
+        desk = self.ledger.desk()
+        if desk is not DeskStatus.ACTIVE:  # the preview's rule again: the desk may have changed since the preview
+            from core.risk import desk_refusal
+
+            changed = {c.plan_id for c in batch.commands if isinstance(c, ModifyOrder)}
+            roles = {o.order_id: o.role for p in self.ledger.state(changed).plans for o in p.orders} if changed else {}
+            why = desk_refusal(batch, desk, roles)
+            if why is not None:
+                return f"stale preview: the desk is {desk}: {why} (preview again)"
         return None
 
     def _closing_plans(self, batch: ExecutionBatch, directive: StrategyDirective) -> list[str]:

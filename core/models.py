@@ -5,8 +5,18 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from core.decimals import Dec, SignedDec
 
@@ -155,11 +165,74 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=False, validate_assignment=False, use_enum_values=False)
 
 
+class PercentPriceBySide(_Strict):
+    """Binance's PERCENT_PRICE_BY_SIDE: a BUY limit price must lie within [mark x bid_down, mark x bid_up], a SELL
+    limit price within [mark x ask_down, mark x ask_up] (the venue uses its weighted average price; the preview
+    uses the mark)."""
+
+    bid_up: Dec
+    bid_down: Dec
+    ask_up: Dec
+    ask_down: Dec
+
+    @field_validator("bid_up", "bid_down", "ask_up", "ask_down")
+    @classmethod
+    def _positive(cls, v: Decimal) -> Decimal:
+        if v <= 0:
+            raise ValueError("must be greater than 0")
+        return v
+
+    def bounds(self, side: Side, mark: Decimal) -> tuple[Decimal, Decimal]:
+        """(lowest, highest) limit price the venue accepts for `side` at `mark`."""
+        up, down = (self.bid_up, self.bid_down) if side is Side.BUY else (self.ask_up, self.ask_down)
+        return mark * down, mark * up
+
+
+#: The venue facts a MarketRules may carry beyond the four of the DESIGN section 5 contract, with their defaults
+#: (None: the venue did not say, so nothing is checked). Left out of the JSON when None, so a snapshot without them
+#: reads and writes byte for byte as before.
+VENUE_FIELDS: dict[str, Any] = {
+    "symbol_status": None,
+    "percent_price_by_side": None,
+    "max_num_orders": None,
+    "max_num_algo_orders": None,
+    "base_asset": None,
+    "quote_asset": None,
+    "free_base": None,
+    "locked_base": None,
+    "free_quote": None,
+    "locked_quote": None,
+    "short_selling": None,
+}
+
+
 class MarketRules(_Strict):
+    """Per-symbol rules. The first four are the DESIGN section 5 contract; the rest are optional venue facts
+    (Binance exchangeInfo filters, symbol status, account balances) that the preview checks only when present:
+    - `symbol_status`: TRADING, CANCEL_ONLY, BREAK, HALT, ...; anything but TRADING allows cancels only;
+    - `percent_price_by_side`: PERCENT_PRICE_BY_SIDE multipliers (LIMIT and STOP_LIMIT prices);
+    - `max_num_orders` / `max_num_algo_orders`: MAX_NUM_ORDERS / MAX_NUM_ALGO_ORDERS (open orders per symbol on
+      the account; algo = STOP_MARKET and STOP_LIMIT);
+    - `base_asset` / `quote_asset`: asset names (balances are per asset, shared by every symbol that trades it);
+    - `free_base`, `locked_base`, `free_quote`, `locked_quote`: the account's balances as the venue reported them
+      (they must be current: leave them out rather than keep them stale);
+    - `short_selling`: False on a spot account without margin (a SELL may not take the base below zero)."""
+
     mark_price: Dec
     tick_size: Dec
     step_size: Dec
     min_notional: Dec = Decimal(0)
+    symbol_status: str | None = Field(default=None, min_length=1, max_length=32, pattern=r"^[A-Z_]+$")
+    percent_price_by_side: PercentPriceBySide | None = None
+    max_num_orders: int | None = Field(default=None, ge=1)
+    max_num_algo_orders: int | None = Field(default=None, ge=1)
+    base_asset: str | None = Field(default=None, min_length=1, max_length=32)
+    quote_asset: str | None = Field(default=None, min_length=1, max_length=32)
+    free_base: SignedDec | None = None
+    locked_base: Dec | None = None
+    free_quote: SignedDec | None = None
+    locked_quote: Dec | None = None
+    short_selling: bool | None = None
 
     @field_validator("mark_price", "tick_size", "step_size")
     @classmethod
@@ -174,6 +247,44 @@ class MarketRules(_Strict):
         if v < 0:
             raise ValueError("must not be negative")
         return v
+
+    @field_validator("locked_base", "locked_quote")
+    @classmethod
+    def _locked(cls, v: Decimal | None) -> Decimal | None:
+        if v is not None and v < 0:
+            raise ValueError("must not be negative")
+        return v
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_venue(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
+        data = handler(self)
+        if isinstance(data, dict):
+            for name in VENUE_FIELDS:
+                if data.get(name, 0) is None:
+                    del data[name]
+        return data
+
+    @property
+    def trading(self) -> bool:
+        """New orders may be sent (the status is TRADING or was not reported)."""
+        return self.symbol_status in (None, "TRADING")
+
+    def __eq__(self, other: object) -> bool:
+        """Field by field, an absent venue field equal to its default (rules built from the ledger's four columns
+        equal the same rules validated)."""
+        if not isinstance(other, MarketRules):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in type(self).model_fields)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like every pydantic model that is not frozen
+
+    if not TYPE_CHECKING:
+        # Rules built without validation from four stored columns (the ledger's fast path) lack the venue
+        # fields in __dict__: they read as their defaults (None), never as an AttributeError.
+        def __getattr__(self, name: str) -> Any:
+            if name in VENUE_FIELDS:
+                return VENUE_FIELDS[name]
+            return super().__getattr__(name)
 
 
 class RiskLimits(_Strict):
@@ -198,7 +309,13 @@ class RiskLimits(_Strict):
 
 
 class DeskStatus(StrEnum):
+    """ACTIVE: everything may be sent. REDUCING: only what reduces exposure (scale-outs, closes, stop and take-profit
+    changes, new protective orders; cancels always). HALTED: nothing new but cancels, closes (CLOSE_EXISTING or a
+    target of 0), changes of existing protective orders and new stops; scale-ins, scale-outs and new take profits
+    are refused (core.risk.desk_problem is the one rule)."""
+
     ACTIVE = "ACTIVE"
+    REDUCING = "REDUCING"
     HALTED = "HALTED"
 
 

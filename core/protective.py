@@ -1,44 +1,21 @@
-"""Protective orders: what counts as UNPROTECTED (pure), and one-cancels-other for a plan left flat.
+"""Protective orders: what counts as UNPROTECTED (pure; defined in core.worker_exits, which the worker may import),
+and one-cancels-other for a plan left flat.
 
 DESIGN §3a: while a plan holds a position, its open STOP_LOSS quantity covers the position exactly (to the step).
 `unprotected_reason` says why a plan does not; the ProtectionSupervisor (core.supervisor) keeps the invariant."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from core.batch import CancelOrder
-from core.decimals import dec_str, round_down_to
-from core.models import OrderRole, TradePlan
 from core.outcomes import CommandOutcome
+from core.worker_exits import covered, unprotected_reason
+
+__all__ = ["cancel_orphaned_protection", "covered", "unprotected_reason"]
 
 if TYPE_CHECKING:  # the handler uses this module (no import cycle at run time)
     from core.handler import ExecutionHandler
-
-
-def covered(plan: TradePlan, role: OrderRole = OrderRole.STOP_LOSS) -> Decimal:
-    """The remaining quantity of the plan's open orders of `role`."""
-    return sum((o.remaining for o in plan.open_orders if o.role is role), Decimal(0))
-
-
-def unprotected_reason(plan: TradePlan, step: Decimal | None = None) -> str | None:
-    """Why a plan holding a position is not fully covered by its open stops (None when it is, or is flat).
-    Quantities are compared to the step: a dust remainder finer than the step is not a hole."""
-    pos = abs(plan.net_position)
-    if pos == 0:
-        return None
-    want = round_down_to(pos, step) if step else pos
-    if want == 0:
-        return None
-    have = covered(plan)
-    if step:
-        have = round_down_to(have, step)
-    if have == want:
-        return None
-    if have == 0:
-        return f"no stop for a position of {dec_str(plan.net_position)}"
-    return f"stop covers {dec_str(have)} of a position of {dec_str(plan.net_position)}"
 
 
 async def cancel_orphaned_protection(handler: ExecutionHandler, plan_id: str) -> list[CommandOutcome]:

@@ -10,12 +10,13 @@ import hashlib
 from decimal import Decimal
 from functools import partial
 
-from core.batch import ExecuteTrade, ExecutionBatch, ModifyOrder
+from core.batch import CancelOrder, ExecuteTrade, ExecutionBatch, Loosening, ModifyOrder
 from core.decimals import dec_str, is_multiple, plain, round_down_to, round_to_tick
 from core.directives import RELATIVE_SIZE_HELP, Scope, StrategyDirective
 from core.models import (
     LedgerState,
     MarketRules,
+    Order,
     OrderRole,
     OrderType,
     PlanStatus,
@@ -23,8 +24,8 @@ from core.models import (
     TimeInForce,
     TradePlan,
 )
-from core.risk import BatchCommand, RiskContext, adds_exposure, check
-from core.worker_exits import BuilderBase, PlanCommands, trusted_cancel
+from core.risk import ALGO_TYPES, BatchCommand, RiskContext, adds_exposure, review
+from core.worker_exits import BuilderBase, PlanCommands, trusted_cancel, unprotected_reason
 
 ZERO = Decimal(0)
 
@@ -51,6 +52,8 @@ class _Builder(BuilderBase):
         self.out: list[tuple[str, str, PlanCommands]] = []  # (plan_id, symbol, commands)
         self.plan_versions: dict[str, int] = {}
         self.target_plans: dict[str, TradePlan] = {}
+        self.closing: set[str] = set()  # plans the batch closes entirely
+        self.loosened: list[Loosening] = []
 
     # ---- helpers --------------------------------------------------------------------------------------------
     def market(self, where: str, symbol: str) -> MarketRules | None:
@@ -82,7 +85,9 @@ class _Builder(BuilderBase):
                     cmd = spec(seq=seq)
                     commands.append(cmd)
                     others.append(cmd)
-            self.errors.extend(check(commands, self.risk_context(others)))
+            found = review(commands, self.risk_context(others, commands))
+            self.errors.extend(found.errors)
+            self.warnings.extend(found.warnings)
         if self.errors:
             commands = []
         return ExecutionBatch.model_construct(
@@ -94,11 +99,13 @@ class _Builder(BuilderBase):
             plan_versions=self.plan_versions,
             marks={c.symbol: self.state.markets[c.symbol].mark_price for c in commands
                    if c.symbol in self.state.markets},
+            loosened=self.loosened,
         )
 
-    def risk_context(self, commands: list[BatchCommand]) -> RiskContext:
+    def risk_context(self, commands: list[BatchCommand], everything: list[BatchCommand]) -> RiskContext:
         """Positions are summed only for the symbols a position limit applies to and an exposure-adding order
-        touches; roles and quantities only for the orders a MODIFY_ORDER targets (what check() reads)."""
+        touches; roles and quantities only for the orders a MODIFY_ORDER targets (what check() reads). The venue's
+        facts (the orders cancelled or modified, the open counts) only where a market carries venue rules."""
         limited = self.state.limits.max_position
         symbols: set[str] = set()
         modified: set[str] = set()
@@ -118,6 +125,19 @@ class _Builder(BuilderBase):
                     if o.order_id in modified:
                         roles[o.order_id] = o.role
                         qtys[o.order_id] = o.remaining
+        touched = {c.symbol for c in commands} | {c.symbol for c in everything if isinstance(c, CancelOrder)}
+        venue = {s for s in touched if (r := self.state.markets.get(s)) is not None and _has_venue_rules(r)}
+        orders: dict[str, Order] = {}
+        counts: dict[str, tuple[int, int]] = {}
+        if venue:
+            ids = {c.order_id for c in everything if isinstance(c, CancelOrder | ModifyOrder) and c.symbol in venue}
+            orders = {o.order_id: o for p in self.target_plans.values() for o in p.orders if o.order_id in ids}
+            for sym in venue:
+                r = self.state.markets[sym]
+                if r.max_num_orders is None and r.max_num_algo_orders is None:
+                    continue
+                live = [o for p in plans if p.symbol == sym for o in p.open_orders]
+                counts[sym] = (len(live), sum(1 for o in live if o.type in ALGO_TYPES))
         return RiskContext(
             limits=self.state.limits,
             desk=self.state.desk.state,
@@ -125,6 +145,9 @@ class _Builder(BuilderBase):
             symbol_positions=positions,
             order_roles=roles,
             order_quantities=qtys,
+            closing=frozenset(self.closing),
+            orders=orders,
+            open_counts=counts,
         )
 
     def resolve_targets(self, *, flatten: bool) -> list[TradePlan]:
@@ -173,6 +196,8 @@ class _Builder(BuilderBase):
         d = self.d
         if d.target_plan_ids:
             self.err("target_plan_ids", "must be empty for NEW_TRADE (it opens a new plan)")
+        if d.cancel_directive is not None:
+            self.err("cancel_directive", "only for MODIFY_EXISTING (a new plan has no orders to cancel)")
         entry = d.entry_directive
         if entry is None or entry.symbol is None:
             self.err("entry_directive.symbol", "required for NEW_TRADE")
@@ -204,15 +229,28 @@ class _Builder(BuilderBase):
 
     def modify_existing(self) -> None:
         d = self.d
-        if d.size_directive is None and d.exit_directive is None and d.entry_directive is None:
-            self.err("directive", "MODIFY_EXISTING needs size_directive, exit_directive or entry_directive")
+        if (d.size_directive is None and d.exit_directive is None and d.entry_directive is None
+                and d.cancel_directive is None):
+            self.err("directive",
+                     "MODIFY_EXISTING needs size_directive, exit_directive or entry_directive (or cancel_directive)")
             return
         plans = self.resolve_targets(flatten=False)
         if self.errors:
             return
+        cancelling = self.cancel_orders(plans)
+        if self.errors:
+            return
         entry = d.entry_directive
-        for plan in plans:
-            pid = plan.plan_id
+        only_cancels = d.size_directive is None and d.exit_directive is None and d.entry_directive is None
+        for listed in plans:
+            pid = listed.plan_id
+            plan, pc = self.without_cancelled(listed, cancelling.get(pid, []))
+            if only_cancels:
+                if pc.cancels:
+                    self.out.append((pid, plan.symbol, pc))
+                else:
+                    self.warn(pid, "no order of this plan is listed in cancel_directive.order_ids; nothing to do")
+                continue
             if entry is not None and entry.direction is not None and entry.direction != plan.direction:
                 self.err(
                     f"{pid}: entry_directive.direction",
@@ -226,7 +264,6 @@ class _Builder(BuilderBase):
             rules = self.market(pid, plan.symbol)
             if rules is None:
                 continue
-            pc = PlanCommands()
             target = d.size_directive.target_position_size if d.size_directive is not None else None
             if plan.status is PlanStatus.CLOSED:
                 if target is not None and target > 0 or d.exit_directive is not None:
@@ -253,9 +290,56 @@ class _Builder(BuilderBase):
                 self.follow_protective(plan, rules, resulting, pc, stop=None, take_profit=None)
             self.out.append((pid, plan.symbol, pc))
 
+    def cancel_orders(self, plans: list[TradePlan]) -> dict[str, list[Order]]:
+        """cancel_directive: plan id -> the listed orders to cancel. Each listed order must be open and belong to
+        a target plan; any other is an error naming it."""
+        cd = self.d.cancel_directive
+        if cd is None:
+            return {}
+        owned = {o.order_id: (p, o) for p in plans for o in p.orders}
+        out: dict[str, list[Order]] = {}
+        for oid in cd.order_ids:
+            where = f"cancel_directive.order_ids: {oid}"
+            hit = owned.get(oid)
+            if hit is None:
+                owner = next((p.plan_id for p in self.state.plans for o in p.orders if o.order_id == oid), None)
+                if owner is not None:
+                    self.err(where, f"belongs to {owner}, which is not in target_plan_ids")
+                else:
+                    self.err(where, f"unknown order: not an order of {', '.join(p.plan_id for p in plans)}")
+                continue
+            plan, order = hit
+            if not order.is_open:
+                self.err(where, f"is {order.status}, not open: nothing to cancel ({plan.plan_id})")
+                continue
+            out.setdefault(plan.plan_id, []).append(order)
+        return out
+
+    def without_cancelled(self, plan: TradePlan, orders: list[Order]) -> tuple[TradePlan, PlanCommands]:
+        """The plan's commands starting with the cancels of `orders`, and the plan as the rest of the directive
+        sees it: without them. Cancelling a stop that leaves the position uncovered says UNPROTECTED (unless the
+        same directive sets a stop or closes the plan)."""
+        pc = PlanCommands()
+        if not orders:
+            return plan, pc
+        ids = [o.order_id for o in orders]
+        pc.cancels.extend(ids)
+        view = plan.model_copy(update={"orders": [o for o in plan.orders if o.order_id not in set(ids)]})
+        ex = self.d.exit_directive
+        sets_stop = ex is not None and (ex.stop_loss_tolerance is not None or ex.stop_loss_price is not None)
+        size = self.d.size_directive
+        closes = size is not None and size.target_position_size == 0
+        stops = [o.order_id for o in orders if o.role is OrderRole.STOP_LOSS]
+        if stops and not sets_stop and not closes:
+            rules = self.state.markets.get(plan.symbol)
+            why = unprotected_reason(view, rules.step_size if rules is not None else None)
+            if why is not None:
+                self.warn(plan.plan_id, f"becomes UNPROTECTED: cancelling {', '.join(stops)} leaves {why}")
+        return view, pc
+
     def close_existing(self) -> None:
         d = self.d
-        for name in ("size_directive", "exit_directive", "entry_directive"):
+        for name in ("size_directive", "exit_directive", "entry_directive", "cancel_directive"):
             if getattr(d, name) is not None:
                 self.err(name, "not allowed for CLOSE_EXISTING (it cancels every order and closes the position)")
         if self.errors:
@@ -275,8 +359,19 @@ class _Builder(BuilderBase):
         if plan.status is PlanStatus.CLOSED or (plan.net_position == 0 and not open_orders):
             self.warn(pid, "already flat with no open orders; nothing to close")
             return
-        pc.cancels.extend(o.order_id for o in open_orders)
+        self.closing.add(pid)
         net = plan.net_position
+        if not rules.trading and net != 0:
+            # Only cancels reach the venue: the close cannot be sent, so the protective orders stay (cancelling
+            # them could not be followed by a close); the working entries and exits are cancelled.
+            kept = [o.order_id for o in open_orders if o.role.is_protective]
+            pc.cancels.extend(o.order_id for o in open_orders if not o.role.is_protective)
+            self.warn(pid, f"{plan.symbol}: symbol status {rules.symbol_status}: only cancels may be sent; the close "
+                           f"of {dec_str(abs(net))} is not sent"
+                      + (f" and {', '.join(kept)} stay{'s' if len(kept) == 1 else ''} open to protect it"
+                         if kept else " (the position stays open)"))
+            return
+        pc.cancels.extend(o.order_id for o in open_orders)
         if net == 0:
             return
         qty = round_down_to(abs(net), rules.step_size)
@@ -290,7 +385,7 @@ class _Builder(BuilderBase):
             return
         if qty != abs(net):
             self.warn(pid, f"dust remains: {dec_str(abs(net) - qty)} {plan.symbol} is finer than the step size")
-        price, tif, otype = self.close_price(side, rules)
+        price, tif, otype = self.close_price(side, rules, pid)
         pc.trades.append(
             partial(
                 ExecuteTrade, plan_id=pid, symbol=plan.symbol, side=side, order_type=otype, quantity=qty, price=price,
@@ -298,7 +393,8 @@ class _Builder(BuilderBase):
             )
         )
 
-    def close_price(self, side: Side, rules: MarketRules) -> tuple[Decimal | None, TimeInForce | None, OrderType]:
+    def close_price(self, side: Side, rules: MarketRules,
+                    pid: str = "") -> tuple[Decimal | None, TimeInForce | None, OrderType]:
         ex = self.d.execution_directive
         if ex is None or ex.max_total_slippage_pct is None:
             return None, None, OrderType.MARKET
@@ -307,6 +403,18 @@ class _Builder(BuilderBase):
             price = round_to_tick(rules.mark_price * (1 - c), rules.tick_size, up=True)
         else:
             price = round_to_tick(rules.mark_price * (1 + c), rules.tick_size, up=False)
+        band = rules.percent_price_by_side
+        if band is not None:  # a cap beyond the venue's PERCENT_PRICE_BY_SIDE band: the band's edge, still inside
+            lo, hi = band.bounds(side, rules.mark_price)
+            edge = None
+            if side is Side.SELL and price < lo:
+                edge = round_to_tick(lo, rules.tick_size, up=True)
+            elif side is Side.BUY and price > hi:
+                edge = round_to_tick(hi, rules.tick_size, up=False)
+            if edge is not None:
+                self.warn(pid, f"close limit {dec_str(price)} moved to {dec_str(edge)}, the edge of the venue's "
+                               "PERCENT_PRICE_BY_SIDE band (inside the slippage cap)")
+                price = edge
         return price, TimeInForce.IOC, OrderType.LIMIT
 
     def size_to(self, plan: TradePlan, rules: MarketRules, target: Decimal, pc: PlanCommands) -> Decimal | None:
@@ -371,6 +479,11 @@ class _Builder(BuilderBase):
             if o.price != entry.limit_price:
                 pc.modifies.append(partial(ModifyOrder, plan_id=pid, symbol=plan.symbol, order_id=o.order_id,
                                            price=entry.limit_price))
+
+def _has_venue_rules(r: MarketRules) -> bool:
+    return (r.percent_price_by_side is not None or r.max_num_orders is not None or r.max_num_algo_orders is not None
+            or r.free_base is not None or r.free_quote is not None)
+
 
 def translate(directive: StrategyDirective, state: LedgerState) -> ExecutionBatch:
     """Translate a directive against the ledger state into the exact batch of commands it will send."""

@@ -10,12 +10,36 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
 
-from core.batch import CancelOrder, CommandAction, ExecuteTrade, ModifyOrder, client_order_id
+from core.batch import CancelOrder, CommandAction, ExecuteTrade, Loosening, ModifyOrder, client_order_id
 from core.decimals import dec_str, is_multiple, plain, round_down_to, round_to_tick
 from core.directives import ExitDirective
 from core.models import MarketRules, Order, OrderRole, OrderType, Side, TimeInForce, TradePlan
 
 _CANCEL_FIELDS_SET = {"seq", "plan_id", "symbol", "order_id"}
+
+
+def covered(plan: TradePlan, role: OrderRole = OrderRole.STOP_LOSS) -> Decimal:
+    """The remaining quantity of the plan's open orders of `role`."""
+    return sum((o.remaining for o in plan.open_orders if o.role is role), Decimal(0))
+
+
+def unprotected_reason(plan: TradePlan, step: Decimal | None = None) -> str | None:
+    """Why a plan holding a position is not fully covered by its open stops (None when it is, or is flat).
+    Quantities are compared to the step: a dust remainder finer than the step is not a hole."""
+    pos = abs(plan.net_position)
+    if pos == 0:
+        return None
+    want = round_down_to(pos, step) if step else pos
+    if want == 0:
+        return None
+    have = covered(plan)
+    if step:
+        have = round_down_to(have, step)
+    if have == want:
+        return None
+    if have == 0:
+        return f"no stop for a position of {dec_str(plan.net_position)}"
+    return f"stop covers {dec_str(have)} of a position of {dec_str(plan.net_position)}"
 
 
 def trusted_cancel(seq: int, plan_id: str, symbol: str, order_id: str) -> CancelOrder:
@@ -56,6 +80,7 @@ class BuilderBase:
     did: str
     errors: list[str]
     warnings: list[str]
+    loosened: list[Loosening]
 
     def err(self, where: str, msg: str) -> None:
         self.errors.append(f"{where}: {msg}")
@@ -94,15 +119,17 @@ class BuilderBase:
                          f"stop {dec_str(stop)} is on the wrong side of the mark {dec_str(mark)} for a "
                          f"{'long' if long else 'short'}: it would trigger at once")
                 return
-            if not ex.allow_loosen:
-                for o in plan.open_orders:
-                    if o.role is OrderRole.STOP_LOSS and o.stop_price is not None:
-                        looser = stop < o.stop_price if long else stop > o.stop_price
-                        if looser:
-                            self.err(f"{pid}: {field_name}",
-                                     f"new stop {dec_str(stop)} is looser than the current {dec_str(o.stop_price)} "
-                                     f"({o.order_id}); set exit_directive.allow_loosen to move it away")
-                            return
+            looser = [o for o in plan.open_orders if o.role is OrderRole.STOP_LOSS and o.stop_price is not None
+                      and (stop < o.stop_price if long else stop > o.stop_price)]
+            for o in looser:
+                assert o.stop_price is not None
+                self.loosened.append(Loosening(pid, o.order_id, o.stop_price, stop))
+            if looser and not ex.allow_loosen:
+                o = looser[0]
+                self.err(f"{pid}: {field_name}",
+                         f"new stop {dec_str(stop)} is looser than the current {dec_str(o.stop_price or stop)} "
+                         f"({o.order_id}); set exit_directive.allow_loosen to move it away")
+                return
         tp = ex.take_profit_price
         if tp is not None:
             if not is_multiple(tp, rules.tick_size):

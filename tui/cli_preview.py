@@ -32,6 +32,10 @@ def load_directive(path: Path) -> StrategyDirective:
     directive = load_model(StrategyDirective, path, "directive")
     problems = [f"target_plan_ids[{i}]: {why}" for i, pid in enumerate(directive.target_plan_ids)
                 if (why := id_problem(pid, "plan_id")) is not None]
+    if directive.cancel_directive is not None:
+        problems += [f"cancel_directive.order_ids[{i}]: {why}"
+                     for i, oid in enumerate(directive.cancel_directive.order_ids)
+                     if (why := id_problem(oid, "order_id")) is not None]
     if directive.directive_id is not None and (why := id_problem(directive.directive_id, "directive_id")):
         problems.insert(0, f"directive_id: {why}")
     if problems:

@@ -43,6 +43,37 @@ W_ORDER_NEW, W_CANCEL, W_QUERY, W_OPEN_ONE, W_OPEN_ALL = 1, 1, 4, 6, 80
 W_INFO, W_ACCOUNT = 20, 20
 
 
+def venue_fields(d: dict[str, Any]) -> dict[str, Any]:
+    """The MarketRules venue fields of one exchangeInfo symbol: `status`, the PERCENT_PRICE_BY_SIDE multipliers
+    (or PERCENT_PRICE's, the same on both sides), MAX_NUM_ORDERS, MAX_NUM_ALGO_ORDERS, base and quote asset.
+    What is absent or out of form is left out (not checked)."""
+    filters = {str(f.get("filterType")): f for f in d.get("filters", []) if isinstance(f, dict)}
+    out: dict[str, Any] = {}
+    if isinstance(d.get("status"), str):
+        out["symbol_status"] = d["status"]
+    for key, name in (("base_asset", "baseAsset"), ("quote_asset", "quoteAsset")):
+        if d.get(name):
+            out[key] = str(d[name])
+    by_side = filters.get("PERCENT_PRICE_BY_SIDE")
+    flat = filters.get("PERCENT_PRICE")
+    if by_side is not None:
+        band = {"bid_up": by_side.get("bidMultiplierUp"), "bid_down": by_side.get("bidMultiplierDown"),
+                "ask_up": by_side.get("askMultiplierUp"), "ask_down": by_side.get("askMultiplierDown")}
+    elif flat is not None:
+        up, down = flat.get("multiplierUp"), flat.get("multiplierDown")
+        band = {"bid_up": up, "bid_down": down, "ask_up": up, "ask_down": down}
+    else:
+        band = {}
+    if band and all(v is not None and dec(v) > 0 for v in band.values()):
+        out["percent_price_by_side"] = {k: dec(v) for k, v in band.items()}
+    for key, fname, field in (("max_num_orders", "MAX_NUM_ORDERS", "maxNumOrders"),
+                              ("max_num_algo_orders", "MAX_NUM_ALGO_ORDERS", "maxNumAlgoOrders")):
+        value = filters.get(fname, {}).get(field)
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+            out[key] = value
+    return out
+
+
 class BinanceConnector:
     name = "binance"
     capabilities = Capabilities(has_cancel_all=True, has_native_modify=False)
@@ -77,6 +108,8 @@ class BinanceConnector:
         )
         self._wanted = list(symbols) if symbols else None
         self.info: dict[str, SymbolInfo] = {}
+        #: symbol -> the MarketRules venue fields read from exchangeInfo (status, filters, assets)
+        self.venue_rules: dict[str, dict[str, Any]] = {}
         self.book = OrderBook()
         self._reduce_only: dict[str, bool] = {}
         #: client id -> server time after which a request sent for it with an unknown outcome can no longer execute
@@ -127,6 +160,7 @@ class BinanceConnector:
         data = await self.rest.request("GET", "/api/v3/exchangeInfo", params, weight=W_INFO)
         self.rest.limiter.configure(data.get("rateLimits", []))
         self.info = {s["symbol"]: symbol_info(s) for s in data.get("symbols", [])}
+        self.venue_rules = {s["symbol"]: venue_fields(s) for s in data.get("symbols", [])}
 
     def _poll_symbols(self) -> list[str]:
         if self._wanted:
@@ -280,14 +314,37 @@ class BinanceConnector:
         return [self._seen(r) for r in rows]
 
     # -- market data and account ------------------------------------------------------------------------------
-    async def market_rules(self) -> dict[str, MarketRules]:
+    async def market_rules(self, *, account: bool = False) -> dict[str, MarketRules]:
+        """Per symbol with a mark: tick, step and min notional, plus what exchangeInfo says of the venue's own
+        rules (symbol status, PERCENT_PRICE_BY_SIDE, MAX_NUM_ORDERS, MAX_NUM_ALGO_ORDERS, base and quote asset).
+        A symbol that is not TRADING is listed with its status (a flatten may still cancel there). With `account`
+        (one signed GET /api/v3/account): the free and locked balances of each symbol's base and quote asset
+        (an asset the account does not list holds 0) and `short_selling` (only a MARGIN account may sell short);
+        they are current only at this moment."""
         if not self.info:
             await self._load_info()
         marks = await self.mark_prices()
+        held: dict[str, tuple[Decimal, Decimal]] | None = None
+        margin = False
+        if account:
+            data = await self.rest.request("GET", "/api/v3/account", [], weight=W_ACCOUNT, signed=True)
+            held = {str(b["asset"]): (dec(b.get("free", "0")), dec(b.get("locked", "0")))
+                    for b in data.get("balances", [])}
+            margin = str(data.get("accountType", "SPOT")) == "MARGIN"
         out: dict[str, MarketRules] = {}
         for sym, info in self.info.items():
             rules = info.rules(marks.get(sym))
-            if rules is not None and info.trading:
+            if rules is None:
+                continue
+            extra = dict(self.venue_rules.get(sym, {}))
+            if held is not None:
+                free_b, locked_b = held.get(info.base_asset, (Decimal(0), Decimal(0)))
+                free_q, locked_q = held.get(info.quote_asset, (Decimal(0), Decimal(0)))
+                extra |= {"free_base": free_b, "locked_base": locked_b, "free_quote": free_q,
+                          "locked_quote": locked_q, "short_selling": margin}
+            try:
+                out[sym] = MarketRules.model_validate(rules.model_dump() | extra) if extra else rules
+            except ValueError:  # a venue value out of form: its rules are left unchecked, never guessed
                 out[sym] = rules
         return out
 

@@ -102,7 +102,8 @@ async def test_cancel_only_symbol_refuses_new_orders_and_is_not_tradable() -> No
     async with spot() as (conn, sim):
         err = await refused(conn, order(Side.BUY, OrderType.MARKET, "1", symbol=SOL))
         assert (err.code, err.reason) == (-1013, "Market is closed.")
-        assert SOL not in await conn.market_rules()  # the connector reads symbolStatus: not offered for trading
+        sol = (await conn.market_rules())[SOL]  # the connector reads symbolStatus: listed, cancels only
+        assert sol.symbol_status == "CANCEL_ONLY" and not sol.trading
         assert not conn.info[SOL].trading
 
 

@@ -170,7 +170,8 @@ async def test_a_scale_in_previewed_before_the_desk_was_halted_is_refused() -> N
     report = await desk.send(size_to("STR_LATE", "TPL_1", "2"), batch=batch)
     assert report.refused is not None and "HALTED" in report.refused
     assert desk.plan("TPL_1").net_position == 1
-    # reducing still passes
+    # a scale-out passes once the desk is REDUCING (HALTED allows only cancels, closes and stop changes: issue 11)
+    desk.ledger.set_desk(DeskStatus.REDUCING)
     assert (await desk.send(size_to("STR_LESS", "TPL_1", "0.5"))).ok
     assert desk.engine.positions()[BTC] == D("0.5")
 

@@ -16,7 +16,7 @@ from connectors.binance.sim_server import SimServer, start_sim_in_thread
 from connectors.paper import DEFAULT_MARKETS, PaperEngine
 from core.journal import Journal
 from core.ledger import Ledger
-from core.models import Side
+from core.models import DeskStatus, Side
 from tests.e2e.sim_desk import PLANDESK, ROOT, drain, env, open_desk, read_until, venue_args
 
 D = Decimal
@@ -42,8 +42,15 @@ def test_flatten_all_waiting_at_its_prompt_closes_everything_after_another_send_
         os.close(slave)
         try:
             shown = read_until(master, "[y/N]", flatten, timeout=30)
-            # flatten-all has already halted the desk (its first write), so the other process can only reduce:
-            # it scales TPL_1 out to half while the flatten waits
+            # flatten-all has already halted the desk (its first write); HALTED refuses scale-outs (issue 11), so
+            # another terminal sets the desk to REDUCING and the other process scales TPL_1 out to half while the
+            # flatten waits (flatten-all halts the desk again when it sends)
+            reducing = Ledger(db)
+            try:
+                assert reducing.desk() is DeskStatus.HALTED
+                reducing.set_desk(DeskStatus.REDUCING)
+            finally:
+                reducing.close()
             scale = tmp_path / "scale.json"
             scale.write_text(json.dumps({
                 "directive_id": "STR_SCALE", "scope": "MODIFY_EXISTING", "target_plan_ids": ["TPL_1"],
@@ -67,6 +74,7 @@ def test_flatten_all_waiting_at_its_prompt_closes_everything_after_another_send_
         ledger = Ledger(db)
         try:
             assert all(p.net_position == 0 and not p.open_orders for p in ledger.plans())
+            assert ledger.desk() is DeskStatus.HALTED
             entries = [e for e in Journal(ledger).entries() if e.kind == "retranslated"]
             assert len(entries) == 1 and any("TPL_1: position 1 -> 0.5" in line
                                              for line in entries[0].payload["differences"]), entries
