@@ -76,7 +76,7 @@ async def test_loosen_needs_a_second_deliberate_key(held: Desk, clock: Clock) ->
         assert confirm.sentence == ("Loosen TPL_1 stop from 98,000.00 to 97,000.00 (1,000.00 further from the "
                                     "mark)")
         text = str(confirm.query_one("#loosen-details").render())
-        assert "3,000.00 (3.00 %) below the mark 100,000.00" in text and "1,000.00 USDT larger" in text
+        assert "3,000.00 (3.00 %) below the mark at preview 100,000.00" in text and "1,000.00 USDT larger" in text
         await pilot.press("enter", "enter", "y")  # enter / y never loosen here
         await pilot.press("L")  # typed ahead: before the guard time
         await pilot.pause()

@@ -22,9 +22,14 @@ from tui.widgets.desk_input import panic_binding
 STATES: list[DeskStatus] = [DeskStatus(s) for s in ("ACTIVE", "REDUCING", "HALTED") if s in DeskStatus.__members__]
 
 MEANING = {
-    "ACTIVE": "everything may be sent: new trades, scale-ins, stops, scale-outs, closes",
-    "REDUCING": "only orders that reduce exposure (stops, scale-outs, closes); cancels always pass",
+    "ACTIVE": "everything may be sent",
+    "REDUCING": "only orders that reduce exposure; cancels always pass",
     "HALTED": "nothing new but cancels and flatten",
+}
+#: what a move to a more permissive state lets through again, in words
+ALLOWS_AGAIN = {
+    "ACTIVE": "new trades and scale-ins can be sent again",
+    "REDUCING": "orders that reduce exposure (stops, scale-outs) can be sent again; new trades and scale-ins not",
 }
 STYLE = {"ACTIVE": "bold green", "REDUCING": "bold black on dark_orange", "HALTED": "bold white on red"}
 
@@ -80,8 +85,8 @@ class DeskStateScreen(GuardedModal[DeskStatus | None]):
         q = Text()
         q.append(f"Change the desk from {self.current} to {self.proposed}?", "bold")
         if strictness(self.proposed) < strictness(self.current):
-            q.append(f"\nMORE PERMISSIVE: {self.proposed} allows what {self.current} blocks: "
-                     f"{MEANING.get(self.proposed, '')}.", "bold yellow")
+            q.append(f"\nMORE PERMISSIVE: {ALLOWS_AGAIN.get(self.proposed, MEANING.get(self.proposed, ''))}.",
+                     "bold yellow")
         self.query_one("#desk-question", Static).update(q)
 
     def action_move(self, step: int) -> None:

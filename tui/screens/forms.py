@@ -329,7 +329,7 @@ class LoosenRequest:
         quote = quote_of(self.symbol)
         more = plain(self.further * abs(self.net))
         return (f"{self.symbol} {'long' if self.long else 'short'} {num(abs(self.net))}: the new stop "
-                f"{self.px(self.new)} is {self.px(away)} ({pct(away / self.mark)}) {side} the mark "
+                f"{self.px(self.new)} is {self.px(away)} ({pct(away / self.mark)}) {side} the mark at preview "
                 f"{self.px(self.mark)}. If it triggers, the loss is up to {money(more)} {quote} larger than at "
                 f"the current stop {self.px(self.current)}.")
 

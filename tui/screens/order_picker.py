@@ -31,19 +31,35 @@ def price_cell(o: Order) -> str:
     return num(o.price) if o.price is not None else "market"
 
 
-def order_prompt(o: Order, *, last_stop: bool) -> Text:
+STATUS_SHORT = {"PARTIALLY_FILLED": "PARTIAL"}
+
+
+def _widths(narrow: bool) -> tuple[int, int, int]:
+    """(remaining, price / stop, status) column widths; narrow: the picker fits 80 columns, ids shortened."""
+    return (10, 16, 7) if narrow else (12, 20, 16)
+
+
+def order_prompt(o: Order, *, last_stop: bool, narrow: bool = False) -> Text:
+    qty_w, px_w, st_w = _widths(narrow)
     t = Text(no_wrap=True, overflow="ellipsis")
     prot = o.role.is_protective
     t.append("⛨ " if prot else "  ", "bold yellow")
     t.append(f"{o.role:<11} ", "bold yellow" if prot else "bold")
     t.append(f"{o.side:<4} {o.type:<11} ")
-    t.append(f"{num(o.remaining):>12} ", "bold")
-    t.append(f"{price_cell(o):>20} ")
-    t.append(f"{o.status:<8} ", "green" if o.status == "OPEN" else "yellow")
-    t.append(o.order_id, "dim")
+    t.append(f"{num(o.remaining):>{qty_w}} ", "bold")
+    t.append(f"{price_cell(o):>{px_w}} ")
+    status = STATUS_SHORT.get(str(o.status), str(o.status)) if narrow else str(o.status)
+    t.append(f"{status:<{st_w}} ", "green" if o.status == "OPEN" else "yellow")
+    t.append("…" + o.order_id[-6:] if narrow else o.order_id, "dim")
     if last_stop:
-        t.append("  the plan's only stop: cancelling it leaves the plan UNPROTECTED", "bold red")
+        t.append("\n  ⚠ the plan's only stop: cancelling it leaves the plan UNPROTECTED", "bold red")
     return t
+
+
+def head_line(narrow: bool) -> str:
+    qty_w, px_w, st_w = _widths(narrow)
+    return (f"  {'role':<11} {'side':<4} {'type':<11} {'remaining':>{qty_w}} {'price / stop':>{px_w}} "
+            f"{'status':<{st_w}} order")
 
 
 class OrderPickerScreen(GuardedModal[str | None]):
@@ -64,9 +80,10 @@ class OrderPickerScreen(GuardedModal[str | None]):
             yield Static(f"{p.plan_id} {p.symbol} {'LONG' if p.direction == 'BUY' else 'SHORT'}   position "
                          f"{signed(p.net_position)}   {len(self.orders)} open order{'s' * (len(self.orders) != 1)}"
                          "   ⛨ protective", classes="context")
-            yield Static("    role        side type          remaining         price / stop status", id="picker-head")
-            yield OptionList(*[Option(order_prompt(o, last_stop=o.order_id == self.last_stop), id=o.order_id)
-                               for o in self.orders], id="picker-orders")
+            narrow = self.app.size.width < 112
+            yield Static(head_line(narrow), id="picker-head")
+            yield OptionList(*[Option(order_prompt(o, last_stop=o.order_id == self.last_stop, narrow=narrow),
+                                      id=o.order_id) for o in self.orders], id="picker-orders")
             yield Static("", id="guard-hint")
             yield Static("↑ / ↓ choose · enter: preview the cancel (nothing is sent yet) · esc: back", classes="hint")
         yield Footer()
