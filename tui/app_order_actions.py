@@ -56,14 +56,12 @@ class OrderActions:
         return super().check_action(action, parameters)  # type: ignore[misc, no-any-return]
 
     def push_screen(self, screen: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[no-redef]
-        """A preview refused only because its stop is looser offers `L` (its footer shows it): bound on that preview
-        alone, so no other screen has a loosen key."""
+        """A preview refused only because its stop is looser offers `L` (its footer shows it; the stop form said so):
+        bound on that preview alone, so no other screen has a loosen key. No toast: it would cover the second
+        confirmation's words on a small terminal."""
         req = self._loosen_for(screen) if isinstance(screen, PreviewScreen) else None
         if req is not None:
             screen._bindings.key_to_bindings.setdefault(LOOSEN_OFFER.key, []).append(LOOSEN_OFFER)
-            self.notify(f"{req.plan_id}: the new stop is looser than {req.px(req.current)}. L opens a second "
-                        f"confirmation to loosen it to {req.px(req.new)}.", title="refused as looser",
-                        severity="warning", timeout=8)
         return super().push_screen(screen, *args, **kwargs)  # type: ignore[misc]
 
     # ---------------------------------------------------------------------------------------------- x: cancel one

@@ -180,7 +180,7 @@ async def test_cancel_picker_lists_open_orders_and_escape_sends_nothing(held: De
         roles = [o.role for o in picker.orders]
         assert roles == [OrderRole.STOP_LOSS, OrderRole.ENTRY, OrderRole.ENTRY, OrderRole.ENTRY]
         first = str(picker.query_one("#picker-orders").get_option_at_index(0).prompt)
-        assert first.startswith("⛨ STOP_LOSS") and "UNPROTECTED" in first
+        assert first.startswith("◆ STOP_LOSS") and "UNPROTECTED" in first
         await pilot.press("enter")  # before the picker could be read: ignored
         assert desk.app.screen is picker and picker.ignored_confirms == 1
         await pilot.press("down")

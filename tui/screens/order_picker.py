@@ -43,7 +43,7 @@ def order_prompt(o: Order, *, last_stop: bool, narrow: bool = False) -> Text:
     qty_w, px_w, st_w = _widths(narrow)
     t = Text(no_wrap=True, overflow="ellipsis")
     prot = o.role.is_protective
-    t.append("⛨ " if prot else "  ", "bold yellow")
+    t.append("◆ " if prot else "  ", "bold yellow")
     t.append(f"{o.role:<11} ", "bold yellow" if prot else "bold")
     t.append(f"{o.side:<4} {o.type:<11} ")
     t.append(f"{num(o.remaining):>{qty_w}} ", "bold")
@@ -52,7 +52,8 @@ def order_prompt(o: Order, *, last_stop: bool, narrow: bool = False) -> Text:
     t.append(f"{status:<{st_w}} ", "green" if o.status == "OPEN" else "yellow")
     t.append("…" + o.order_id[-6:] if narrow else o.order_id, "dim")
     if last_stop:
-        t.append("\n  ⚠ the plan's only stop: cancelling it leaves the plan UNPROTECTED", "bold red")
+        t.append("\n  ", "")
+        t.append(" ⚠ the plan's only stop: cancelling it leaves the plan UNPROTECTED ", "bold white on dark_red")
     return t
 
 
@@ -79,7 +80,7 @@ class OrderPickerScreen(GuardedModal[str | None]):
             yield Static(f"Cancel one order of {p.plan_id}", classes="dialog-title")
             yield Static(f"{p.plan_id} {p.symbol} {'LONG' if p.direction == 'BUY' else 'SHORT'}   position "
                          f"{signed(p.net_position)}   {len(self.orders)} open order{'s' * (len(self.orders) != 1)}"
-                         "   ⛨ protective", classes="context")
+                         "   ◆ protective", classes="context")
             narrow = self.app.size.width < 112
             yield Static(head_line(narrow), id="picker-head")
             yield OptionList(*[Option(order_prompt(o, last_stop=o.order_id == self.last_stop, narrow=narrow),
