@@ -13,6 +13,7 @@ from core.models import DeskStatus, OrderRole
 from tests.tui.conftest import SIZE, Desk, build_desk, preview_screen, ready, screen_of, select, sent, until
 from tui.screens.desk_state import DeskStateScreen
 from tui.screens.forms import CANCEL_SUPPORTED
+from tui.screens.help import HelpScreen
 from tui.screens.loosen_confirm import LoosenConfirmScreen
 from tui.screens.order_picker import OrderPickerScreen
 from tui.screens.preview import PreviewScreen, PreviewState
@@ -106,6 +107,11 @@ async def test_loosen_escape_keeps_the_stop(held: Desk, clock: Clock) -> None:
     async with desk.app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await _refused_loosen(pilot, desk, clock)
+        await pilot.press("question_mark")  # the preview's help lists the loosen key
+        helps = await screen_of(pilot, HelpScreen)
+        assert "Loosen stop" in helps.text and "L there opens a second confirmation" in helps.text
+        await pilot.press("escape")
+        await screen_of(pilot, PreviewScreen)
         await pilot.press("L")
         await screen_of(pilot, LoosenConfirmScreen)
         clock.read()
@@ -239,3 +245,20 @@ async def test_cancel_an_entry_without_core_support_says_so(held: Desk, clock: C
             await pilot.pause(0.1)
             assert not isinstance(desk.app.screen, PreviewScreen)
         assert len(desk.engine.order_log) == before
+
+
+def test_new_binding_ids_can_be_remapped() -> None:
+    from tui.cli_console import binding_ids
+
+    ids = binding_ids()
+    assert {"cancel_order", "halt", "preview.loosen", "loosen.confirm", "loosen.back", "desk.confirm", "desk.next",
+            "desk.keep", "picker.back"} <= ids
+
+
+async def test_main_help_lists_the_new_keys(held: Desk) -> None:
+    async with held.app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("question_mark")
+        helps = await screen_of(pilot, HelpScreen)
+        assert "       x  Cancel order" in helps.text and "       h  Desk state" in helps.text
+        assert "ACTIVE → REDUCING → HALTED → ACTIVE" in helps.text
