@@ -265,7 +265,7 @@ class PlanDeskApp(AlertsMixin, OrderActions, DeskActions, App[None]):
         if halted:
             banner.update("■ DESK HALTED ■  nothing new but cancels and flatten · h: desk state")
         elif reducing:
-            banner.update("▲ DESK REDUCING ▲  only orders that reduce exposure go; cancels always · h: desk state")
+            banner.update("▲ DESK REDUCING ▲  only what reduces exposure goes; cancels always · h: state")
         else:
             banner.update("")
         banner.display = halted or reducing
