@@ -120,10 +120,16 @@ async def ready(pilot: Pilot, plans: int = 6) -> None:
 async def select(pilot: Pilot, plan_id: str) -> None:
     from tui.widgets.plans_table import PlansTable
 
+    from tui.widgets.detail import PlanDetail
+
     table = pilot.app.query_one(PlansTable)
     table.select_plan(plan_id)
     await pilot.pause()
     assert table.selected_plan_id == plan_id
+    # the detail pane fills from the bridge thread: wait for it, or a loaded machine takes the picture too early
+    detail = pilot.app.query_one(PlanDetail)
+    await until(pilot, lambda: detail.plan_id == plan_id, 5, f"the detail of {plan_id}")
+    await pilot.pause()
 
 
 async def screen_of(pilot: Pilot, kind: type) -> Any:

@@ -41,6 +41,7 @@ class MarkSource:
         self.kind: str | None = None
         self.refused: dict[str, str] = {}  # endpoint kind -> the venue's answer
         self.last_weight = 0
+        self._discovering = asyncio.Lock()
 
     def describe(self) -> str:
         if self.kind is None:
@@ -53,11 +54,23 @@ class MarkSource:
         self.last_weight = 0
         if self.kind is not None:
             return await self._fetch(self.kind, symbols)
+        async with self._discovering:  # concurrent first fetches discover once, not once each
+            if self.kind is not None:
+                return await self._fetch(self.kind, symbols)
+            return await self._discover(symbols)
+
+    async def _discover(self, symbols: list[str]) -> dict[str, Decimal]:
         for kind in ORDER:
             if kind in self.refused:
                 continue
+            if kind == AVG_PRICE and not symbols:
+                return {}  # avgPrice cannot be tried without a symbol: decide at a fetch that names some
             try:
-                marks = await self._fetch(kind, symbols)
+                # avgPrice is asked per symbol: probe with one, so a venue without it is asked exactly once
+                probe = symbols[:1] if kind == AVG_PRICE else symbols
+                marks = await self._fetch(kind, probe)
+                if probe != symbols:
+                    marks |= await self._fetch(kind, symbols[1:])
             except BinanceError as exc:
                 if not not_offered(exc):
                     raise
