@@ -118,9 +118,8 @@ async def ready(pilot: Pilot, plans: int = 6) -> None:
 
 
 async def select(pilot: Pilot, plan_id: str) -> None:
-    from tui.widgets.plans_table import PlansTable
-
     from tui.widgets.detail import PlanDetail
+    from tui.widgets.plans_table import PlansTable
 
     table = pilot.app.query_one(PlansTable)
     table.select_plan(plan_id)

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from decimal import Decimal
 from pathlib import Path
 
