@@ -26,6 +26,7 @@ from core.outcomes import CommandOutcome, ExecutionReport
 from tui.alerts import AlertBook
 from tui.app_actions import DeskActions
 from tui.app_alerts import AlertsMixin
+from tui.app_order_actions import OrderActions
 from tui.bridge import DeskBridge
 from tui.screens.action_inputs import ScaleScreen, StopScreen
 from tui.screens.preview import CONFIRM_GUARD, PreviewScreen
@@ -53,7 +54,7 @@ def new_directive_id() -> str:
     return f"STR_{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}_{secrets.token_hex(3)}"
 
 
-class PlanDeskApp(AlertsMixin, DeskActions, App[None]):
+class PlanDeskApp(AlertsMixin, OrderActions, DeskActions, App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "plandesk"
     BINDINGS = [
@@ -61,8 +62,10 @@ class PlanDeskApp(AlertsMixin, DeskActions, App[None]):
         Binding("s", "scale", "Scale", id="scale"),
         Binding("c", "close_plan", "Close", id="close"),
         Binding("n", "new_plan", "New plan", id="new_plan"),
-        Binding("h", "halt", "Halt/Resume", id="halt"),
+        Binding("h", "desk_state", "Desk state", id="halt"),  # id kept: keymaps name it
         Binding("F", "flatten_all", "FLATTEN ALL", id="flatten_all", key_display="F", priority=True),
+        # after F: a narrow footer cuts from the end, and the panic key must stay on it
+        Binding("x", "cancel_order", "Cancel order", id="cancel_order"),
         Binding("slash", "filter", "Filter", id="filter", key_display="/"),
         Binding("escape", "clear_filter", "Clear filter", id="clear_filter", show=False),
         Binding("j", "journal", "Journal", id="journal"),
@@ -258,10 +261,18 @@ class PlanDeskApp(AlertsMixin, DeskActions, App[None]):
     def _show_desk(self) -> None:
         banner = self._banner
         halted = self._desk is DeskStatus.HALTED
-        banner.update("■ DESK HALTED ■  nothing that adds exposure can be sent · stops, scale-outs and closes "
-                      "still go · h: resume" if halted else "")
-        banner.display = halted
+        reducing = self._desk == "REDUCING"
+        if halted:
+            banner.update("■ DESK HALTED ■  nothing new but cancels and flatten · h: desk state")
+        elif reducing:
+            banner.update("▲ DESK REDUCING ▲  only what reduces exposure goes; cancels always · h: state")
+        else:
+            banner.update("")
+        banner.display = halted or reducing
+        banner.styles.background = "#d78700" if reducing else None  # amber; HALTED keeps app.tcss's red
+        banner.styles.color = "black" if reducing else None
         self.set_class(halted, "-halted")
+        self.set_class(reducing, "-reducing")
         self.log_line("desk", f"desk {self._desk}")
 
     def log_line(self, level: str, text: str) -> None:

@@ -40,8 +40,10 @@ def binding_ids() -> set[str]:
         for info in pkgutil.iter_modules(pkg.__path__):
             mod = importlib.import_module(f"{pkg.__name__}.{info.name}")
             owners += [v for v in vars(mod).values() if isinstance(v, type) and hasattr(v, "BINDINGS")]
+    from tui.screens.loosen_confirm import LOOSEN_OFFER  # bound on a preview refused as looser, not in a class
+
     for owner in owners:
-        for b in getattr(owner, "BINDINGS", []):
+        for b in [*getattr(owner, "BINDINGS", []), *([LOOSEN_OFFER] if owner is PlanDeskApp else [])]:
             bid = getattr(b, "id", None)
             if bid:
                 ids.add(bid)

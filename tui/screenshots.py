@@ -118,9 +118,8 @@ async def ready(pilot: Pilot, plans: int = 6) -> None:
 
 
 async def select(pilot: Pilot, plan_id: str) -> None:
-    from tui.widgets.plans_table import PlansTable
-
     from tui.widgets.detail import PlanDetail
+    from tui.widgets.plans_table import PlansTable
 
     table = pilot.app.query_one(PlansTable)
     table.select_plan(plan_id)
@@ -220,8 +219,14 @@ async def _warnings(pilot: Pilot, desk: Desk) -> None:
 async def _errors(pilot: Pilot, desk: Desk) -> None:
     from core.models import DeskStatus
     from tui.screens.action_inputs import ScaleScreen
+    from tui.screens.desk_state import DeskStateScreen
 
-    await pilot.press("h")
+    await pilot.press("h")  # the desk state dialog: to HALTED, read, confirmed
+    dlg = await screen_of(pilot, DeskStateScreen)
+    while dlg.proposed is not DeskStatus.HALTED:
+        await pilot.press("h")
+    await until(pilot, lambda: dlg.confirm_ready, what="the desk dialog's guard")
+    await pilot.press("y")
     await until(pilot, lambda: pilot.app._desk is DeskStatus.HALTED, what="halt")
     await pilot.press("s")
     await screen_of(pilot, ScaleScreen)

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from core.models import DeskStatus, OrderRole, OrderType, PlanStatus
 from tests.tui.conftest import SIZE, Desk, preview_screen, ready, select, sent, until
+from tests.tui.desk_keys import desk_dialog, set_desk_state
 from tui.screens.action_inputs import NewPlanScreen, ScaleScreen, StopScreen
 from tui.screens.preview import PreviewState
 from tui.widgets.activity import ActivityLog
@@ -134,7 +135,7 @@ async def test_flatten_all_two_keys(desk: Desk) -> None:
 async def test_halt_blocks_scale_in_with_a_reason(desk: Desk) -> None:
     async with desk.app.run_test(size=SIZE) as pilot:
         await ready(pilot)
-        await pilot.press("h")
+        await set_desk_state(pilot, DeskStatus.HALTED)
         await until(pilot, lambda: desk.ledger.desk() is DeskStatus.HALTED, what="halt")
         await until(pilot, lambda: desk.app.query_one("#halt-banner").display, what="the HALTED banner")
         sent_before = len(desk.engine.order_log)
@@ -306,19 +307,14 @@ async def test_rows_update_in_place_on_marks(desk: Desk) -> None:
 
 
 async def test_resume_asks_first(desk: Desk) -> None:
-    from tui.screens.action_inputs import ConfirmScreen
-
     async with desk.app.run_test(size=SIZE) as pilot:
         await ready(pilot)
-        await pilot.press("h")
-        await until(pilot, lambda: desk.ledger.desk() is DeskStatus.HALTED, what="halt")
-        await pilot.press("h")
-        await until(pilot, lambda: isinstance(desk.app.screen, ConfirmScreen))
+        await set_desk_state(pilot, DeskStatus.HALTED)
+        await desk_dialog(pilot, DeskStatus.ACTIVE)
         await pilot.press("n")
         await pilot.pause(0.1)
         assert desk.ledger.desk() is DeskStatus.HALTED
-        await pilot.press("h")
-        await until(pilot, lambda: isinstance(desk.app.screen, ConfirmScreen))
+        await desk_dialog(pilot, DeskStatus.ACTIVE)
         await pilot.press("y")
         await until(pilot, lambda: desk.ledger.desk() is DeskStatus.ACTIVE, what="resume")
         await until(pilot, lambda: not desk.app.query_one("#halt-banner").display, what="the banner to go")

@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from decimal import Decimal
 from pathlib import Path
 
 from core.models import DeskStatus
 from tests.tui.conftest import SIZE, Desk, build_desk, preview_screen, ready, screen_of, select, sent, until
+from tests.tui.desk_keys import desk_dialog, set_desk_state
 from tui.screens.action_inputs import NewPlanScreen, ScaleScreen, StopScreen
 from tui.screens.preview import PreviewScreen, PreviewState
 
@@ -125,10 +124,8 @@ async def test_the_real_guard_is_250_ms(tmp_path: Path) -> None:
 async def test_double_yes_on_resume_does_not_crash(desk: Desk) -> None:
     async with desk.app.run_test(size=SIZE) as pilot:
         await ready(pilot)
-        await pilot.press("h")
-        await until(pilot, lambda: desk.ledger.desk() is DeskStatus.HALTED, what="halt")
-        await pilot.press("h")
-        await pilot.pause()
+        await set_desk_state(pilot, DeskStatus.HALTED)
+        await desk_dialog(pilot, DeskStatus.ACTIVE)
         await pilot.press("y", "y")
         await until(pilot, lambda: desk.ledger.desk() is DeskStatus.ACTIVE, what="resume")
         assert desk.app.is_running and len(desk.app.screen_stack) == 1

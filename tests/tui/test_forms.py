@@ -35,7 +35,6 @@ def test_stop_refusals_in_words() -> None:
         "x": "not a number",
         "150%": "below 100 %",
         "100500": "would trigger at once",
-        "97000": "looser than the current stop",
         "98000": "is the current stop",
         "99000.001": "finer than the tick size",
     }
@@ -43,6 +42,8 @@ def test_stop_refusals_in_words() -> None:
         p = parse_stop(text, row(), BTC)
         assert not p.ok and p.error is not None and words in p.error, (text, p.error)
     assert "flat" in (parse_stop("1%", row(net="0"), BTC).error or "")
+    looser = parse_stop("97000", row(), BTC)  # passes: the preview shows the worker's refusal and offers L
+    assert looser.ok and looser.looser_than == D("98000") and "looser than the current stop 98,000" in looser.note
     assert "did you mean a %" in parse_stop("2", row(stop=None), BTC).note
 
 

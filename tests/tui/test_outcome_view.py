@@ -160,7 +160,7 @@ async def test_stop_dialog_follows_the_mark_and_keeps_not_sent(desk: Desk) -> No
         await pilot.press("t")
         stop = await screen_of(pilot, StopScreen)
         assert "from the mark 100,000" in str(stop.query_one("#stop-distance").render())
-        await pilot.press("9", "7", "0", "0", "0", "enter")  # looser than the current stop: refused
+        await pilot.press("1", "0", "1", "0", "0", "0", "enter")  # above the mark of a long: refused
         await pilot.pause()
         assert "not sent" in stop.feedback_text
         desk.engine.set_mark("BTCUSDT", D("100500"), 1767225600.0)

@@ -11,7 +11,7 @@ from core.decimals import is_multiple, parse_number_text, plain, round_down_to, 
 from core.directives import EntryDirective, ExitDirective, Scope, SizeDirective, StrategyDirective
 from core.models import MarketRules, OrderType, Side
 from tui.bridge_view import PlanRow, quote_of
-from tui.widgets.fmt import num, pct
+from tui.widgets.fmt import money, num, pct
 
 HUNDRED = Decimal(100)
 
@@ -38,6 +38,8 @@ class StopInput:
     new_stop: Decimal | None = None
     distance: Decimal | None = None
     note: str = ""
+    #: the current stop when the new one is looser: the worker refuses it unless allow_loosen (see loosen_request)
+    looser_than: Decimal | None = None
 
     @property
     def ok(self) -> bool:
@@ -45,7 +47,8 @@ class StopInput:
 
 
 def parse_stop(text: str, row: PlanRow, rules: MarketRules | None) -> StopInput:
-    """`1.5%` is a tolerance from the mark; a plain number is the stop price itself."""
+    """`1.5%` is a tolerance from the mark; a plain number is the stop price itself. A looser stop passes here with
+    a note: the worker refuses it in the preview, where a deliberate second confirmation can loosen it."""
     if rules is None or row.mark is None:
         return StopInput(error=f"no market data for {row.symbol} yet")
     if row.net == 0:
@@ -80,14 +83,17 @@ def parse_stop(text: str, row: PlanRow, rules: MarketRules | None) -> StopInput:
     cur = row.stop
     if cur is not None and new == cur:
         return StopInput(error=f"{num(new)} is the current stop: nothing to change")
-    if cur is not None and ((long and new < cur) or (not long and new > cur)):
-        return StopInput(error=f"{num(new)} is looser than the current stop {num(cur)}: the console only "
-                               "tightens stops")
+    looser = cur is not None and ((long and new < cur) or (not long and new > cur))
     distance = abs(mark - new)
     note = f"new stop {num(new)}, {num(distance)} ({pct(distance / mark)}) from the mark {num(mark)}"
     if distance / mark > Decimal("0.2"):
         note += "; that is far from the mark" + (" — did you mean a %?" if price is not None else "")
-    return StopInput(tolerance=tolerance, price=price, new_stop=new, distance=distance, note=note)
+    if looser:
+        assert cur is not None
+        note += (f"; ⚠ looser than the current stop {num(cur)} ({num(abs(new - cur))} further from the mark): the "
+                 "preview refuses it, and L there loosens it after a second confirmation")
+    return StopInput(tolerance=tolerance, price=price, new_stop=new, distance=distance, note=note,
+                     looser_than=cur if looser else None)
 
 
 def stop_directive(plan_id: str, parsed: StopInput, directive_id: str) -> StrategyDirective:
@@ -266,3 +272,100 @@ def close_directive(plan_ids: list[str], directive_id: str, slippage: Decimal | 
     return StrategyDirective(directive_id=directive_id, scope=Scope.CLOSE_EXISTING, target_plan_ids=plan_ids,
                              execution_directive=ex)
 
+
+
+# ------------------------------------------------------------------------------------------------ order actions
+
+#: core's MODIFY_EXISTING sub-directive that cancels chosen orders (issue 11 item 6); False until core has it
+CANCEL_SUPPORTED = "cancel_directive" in StrategyDirective.model_fields
+
+
+def cancel_order_directive(plan_id: str, order_id: str, directive_id: str) -> StrategyDirective:
+    """Cancel one order of one plan: MODIFY_EXISTING with cancel_directive.order_ids. Raises ValueError (in words)
+    when this build's core does not know cancel_directive yet."""
+    if not CANCEL_SUPPORTED:
+        raise ValueError("this build's core has no cancel_directive yet: one order cannot be cancelled on its own "
+                         "(close the plan with c, or scale it, instead)")
+    return StrategyDirective.model_validate({
+        "directive_id": directive_id, "scope": Scope.MODIFY_EXISTING, "target_plan_ids": [plan_id],
+        "cancel_directive": {"order_ids": [order_id]}})
+
+
+def price_text(value: Decimal, tick: Decimal) -> str:
+    """A price with the tick's decimals, grouped: 96500 at tick 0.01 -> '96,500.00'."""
+    exp = tick.normalize().as_tuple().exponent
+    places = max(0, -exp) if isinstance(exp, int) else 2
+    return f"{value.quantize(Decimal(1).scaleb(-places)):,.{places}f}"
+
+
+@dataclass(frozen=True)
+class LoosenRequest:
+    """A stop the worker refused as looser than the current one, as the loosen confirmation names it."""
+
+    plan_id: str
+    symbol: str
+    long: bool
+    current: Decimal
+    new: Decimal
+    mark: Decimal
+    tick: Decimal
+    net: Decimal
+    take_profit: Decimal | None = None  # kept from the refused directive
+
+    @property
+    def further(self) -> Decimal:
+        return abs(self.current - self.new)
+
+    def px(self, value: Decimal) -> str:
+        return price_text(value, self.tick)
+
+    def sentence(self) -> str:
+        return (f"Loosen {self.plan_id} stop from {self.px(self.current)} to {self.px(self.new)} "
+                f"({self.px(self.further)} further from the mark)")
+
+    def details(self) -> str:
+        side = "below" if self.long else "above"
+        away = abs(self.mark - self.new)
+        quote = quote_of(self.symbol)
+        more = plain(self.further * abs(self.net))
+        return (f"{self.symbol} {'long' if self.long else 'short'} {num(abs(self.net))}: the new stop "
+                f"{self.px(self.new)} is {self.px(away)} ({pct(away / self.mark)}) {side} the mark at preview "
+                f"{self.px(self.mark)}. If it triggers, the loss is up to {money(more)} {quote} larger than at "
+                f"the current stop {self.px(self.current)}.")
+
+
+def looser_refusal(errors: list[str]) -> bool:
+    """Every error of a preview is the worker's refusal of a looser stop (nothing else would stop the send)."""
+    return bool(errors) and all("looser" in e.lower() for e in errors)
+
+
+def loosen_request(directive: StrategyDirective, errors: list[str], row: PlanRow | None,
+                   rules: MarketRules | None) -> LoosenRequest | None:
+    """The loosen a refused stop preview asks for, or None when the preview is not (only) that: one plan, a stop
+    directive without allow_loosen, refused as looser, and looser than the plan's current stop at the preview's
+    mark."""
+    ex = directive.exit_directive
+    if (directive.scope is not Scope.MODIFY_EXISTING or len(directive.target_plan_ids) != 1 or ex is None
+            or ex.allow_loosen or directive.size_directive is not None or not looser_refusal(errors)
+            or row is None or row.stop is None or rules is None or row.plan_id != directive.target_plan_ids[0]):
+        return None
+    long = row.side is Side.BUY
+    mark = rules.mark_price
+    if ex.stop_loss_price is not None:
+        new = ex.stop_loss_price
+    elif ex.stop_loss_tolerance is not None:
+        t = ex.stop_loss_tolerance
+        new = round_to_tick(mark * (1 - t) if long else mark * (1 + t), rules.tick_size, up=not long)
+    else:
+        return None
+    if not ((long and new < row.stop) or (not long and new > row.stop)):
+        return None
+    return LoosenRequest(plan_id=row.plan_id, symbol=row.symbol, long=long, current=row.stop, new=plain(new),
+                         mark=mark, tick=rules.tick_size, net=row.net, take_profit=ex.take_profit_price)
+
+
+def loosen_directive(req: LoosenRequest, directive_id: str) -> StrategyDirective:
+    """The confirmed loosen: the exact price the confirmation named, with allow_loosen."""
+    return StrategyDirective(directive_id=directive_id, scope=Scope.MODIFY_EXISTING, target_plan_ids=[req.plan_id],
+                             exit_directive=ExitDirective(stop_loss_price=req.new, take_profit_price=req.take_profit,
+                                                          allow_loosen=True))

@@ -15,7 +15,11 @@ EXTRA = {
                     ("ctrl+p", "command palette")],
 }
 NOTE = ("A preview counts y / enter only once it has been on screen for 0.25 s (keys typed ahead are ignored, with a "
-        "hint). F (FLATTEN ALL) works from every screen and dialog, also while typing.")
+        "hint). F (FLATTEN ALL) works from every screen and dialog, also while typing.\n"
+        "x cancels one order of the selected plan: pick it (protective ones are marked ◆), then preview and confirm. "
+        "A stop looser than the current one is refused in its preview; L there opens a second confirmation naming "
+        "the looser price, which needs its own L (enter does not loosen). h changes the desk state (ACTIVE → "
+        "REDUCING → HALTED → ACTIVE), always confirmed with y.")
 
 
 def keys_of(screen: Screen[object]) -> list[tuple[str, str]]:

@@ -1,5 +1,6 @@
-"""The header bar: desk state (ACTIVE green / HALTED red), connector and health, age of the newest market data,
-the plan counts and a UTC clock. The clock is injectable so pictures and snapshots are stable."""
+"""The header bar: desk state in words and colour (ACTIVE green, REDUCING amber, HALTED red), connector and
+health, age of the newest market data, the plan counts and a UTC clock. The clock is injectable so pictures and
+snapshots are stable."""
 
 from __future__ import annotations
 
@@ -12,6 +13,13 @@ from textual.widget import Widget
 from core.connector import ConnectorHealth
 from core.models import DeskStatus
 from tui.widgets.fmt import age
+
+#: the desk state as the header shows it: words and a colour, readable at 80 columns
+DESK_BADGE = {
+    "ACTIVE": (" ● DESK ACTIVE ", "bold black on green"),
+    "REDUCING": (" ▲ DESK REDUCING ", "bold black on dark_orange"),
+    "HALTED": (" ■ DESK HALTED ", "bold white on red"),
+}
 
 
 class DeskHeader(Widget):
@@ -39,6 +47,7 @@ class DeskHeader(Widget):
         self.desk, self.health, self.last_data_ts = desk, health, last_data_ts
         self.counts, self.ready, self.failed = counts, ready, failed
         self.set_class(desk is DeskStatus.HALTED, "-halted")
+        self.set_class(desk == "REDUCING", "-reducing")
         text = self._compose_text()
         if text.plain != self._text.plain or text.spans != self._text.spans:
             self._text = text
@@ -59,10 +68,7 @@ class DeskHeader(Widget):
         if self.operator:
             t.append(f"op {self.operator} ", "dim")
         t.append(" ")
-        if self.desk is DeskStatus.HALTED:
-            t.append(" ■ DESK HALTED ", "bold white on red")
-        else:
-            t.append(" ● DESK ACTIVE ", "bold black on green")
+        t.append(*DESK_BADGE.get(str(self.desk), (f" ● DESK {self.desk} ", "bold black on yellow")))
         t.append("  ")
         t.append(self.connector_name, "bold")
         t.append(" ")
