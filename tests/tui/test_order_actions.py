@@ -12,14 +12,12 @@ import pytest
 from core.models import DeskStatus, OrderRole
 from tests.tui.conftest import SIZE, Desk, build_desk, preview_screen, ready, screen_of, select, sent, until
 from tui.screens.desk_state import DeskStateScreen
-from tui.screens.forms import CANCEL_SUPPORTED
 from tui.screens.help import HelpScreen
 from tui.screens.loosen_confirm import LoosenConfirmScreen
 from tui.screens.order_picker import OrderPickerScreen
 from tui.screens.preview import PreviewScreen, PreviewState
 
 D = Decimal
-HAS_REDUCING = "REDUCING" in DeskStatus.__members__
 
 
 class Clock:
@@ -127,12 +125,12 @@ async def test_desk_state_every_change_confirmed(held: Desk, clock: Clock) -> No
         await ready(pilot)
         await pilot.press("h")
         dlg = await screen_of(pilot, DeskStateScreen)
-        assert dlg.proposed == ("REDUCING" if HAS_REDUCING else "HALTED")
+        assert dlg.proposed == DeskStatus.REDUCING
         await pilot.press("enter", "enter", "y")  # typed ahead: ignored
         await pilot.pause()
         assert desk.app.screen is dlg and dlg.ignored_confirms == 3 and desk.ledger.desk() is DeskStatus.ACTIVE
         clock.read()
-        await pilot.press("h" if HAS_REDUCING else "up")  # to HALTED; the proposal moved: the guard starts again
+        await pilot.press("h")  # to HALTED; the proposal moved: the guard starts again
         await pilot.press("y")
         await pilot.pause()
         assert dlg.proposed is DeskStatus.HALTED and desk.ledger.desk() is DeskStatus.ACTIVE
@@ -156,10 +154,7 @@ async def test_desk_state_every_change_confirmed(held: Desk, clock: Clock) -> No
         await until(pilot, lambda: not desk.app.query_one("#halt-banner").display, what="the banner to go")
 
 
-@pytest.mark.xfail(not HAS_REDUCING, reason="needs core DeskStatus.REDUCING", strict=False)
 async def test_reducing_is_amber_and_in_words(held: Desk, clock: Clock) -> None:
-    if not HAS_REDUCING:
-        pytest.xfail("needs core DeskStatus.REDUCING")
     desk = held
     async with desk.app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
@@ -197,10 +192,7 @@ async def test_cancel_picker_lists_open_orders_and_escape_sends_nothing(held: De
     assert len(desk.engine.order_log) == before
 
 
-@pytest.mark.xfail(not CANCEL_SUPPORTED, reason="needs core cancel_directive", strict=False)
 async def test_cancel_the_stop_previews_unprotected_and_sends(held: Desk, clock: Clock) -> None:
-    if not CANCEL_SUPPORTED:
-        pytest.xfail("needs core cancel_directive")
     desk = held
     async with desk.app.run_test(size=SIZE) as pilot:
         await ready(pilot)
@@ -235,15 +227,10 @@ async def test_cancel_an_entry_without_core_support_says_so(held: Desk, clock: C
         entry_id = picker.orders[1].order_id
         clock.read()
         await pilot.press("down", "enter")
-        if CANCEL_SUPPORTED:
-            screen = await preview_screen(pilot, readable=False)
-            assert [c.order_id for c in screen.batch.commands] == [entry_id]
-            assert not any("UNPROTECTED" in w for w in screen.batch.warnings)
-            await pilot.press("escape")
-        else:
-            await until(pilot, lambda: len(desk.app.screen_stack) == 1, what="the picker to close")
-            await pilot.pause(0.1)
-            assert not isinstance(desk.app.screen, PreviewScreen)
+        screen = await preview_screen(pilot, readable=False)
+        assert [c.order_id for c in screen.batch.commands] == [entry_id]
+        assert not any("UNPROTECTED" in w for w in screen.batch.warnings)
+        await pilot.press("escape")
         assert len(desk.engine.order_log) == before
 
 

@@ -18,8 +18,8 @@ from core.models import DeskStatus
 from tui.screens.guarded import GuardedModal
 from tui.widgets.desk_input import panic_binding
 
-#: the states this build's core knows, from the most permissive to the strictest (REDUCING once core has it)
-STATES: list[DeskStatus] = [DeskStatus(s) for s in ("ACTIVE", "REDUCING", "HALTED") if s in DeskStatus.__members__]
+#: the desk states, from the most permissive to the strictest
+STATES: list[DeskStatus] = [DeskStatus.ACTIVE, DeskStatus.REDUCING, DeskStatus.HALTED]
 
 MEANING = {
     "ACTIVE": "everything may be sent",

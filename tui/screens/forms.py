@@ -276,16 +276,8 @@ def close_directive(plan_ids: list[str], directive_id: str, slippage: Decimal | 
 
 # ------------------------------------------------------------------------------------------------ order actions
 
-#: core's MODIFY_EXISTING sub-directive that cancels chosen orders (issue 11 item 6); False until core has it
-CANCEL_SUPPORTED = "cancel_directive" in StrategyDirective.model_fields
-
-
 def cancel_order_directive(plan_id: str, order_id: str, directive_id: str) -> StrategyDirective:
-    """Cancel one order of one plan: MODIFY_EXISTING with cancel_directive.order_ids. Raises ValueError (in words)
-    when this build's core does not know cancel_directive yet."""
-    if not CANCEL_SUPPORTED:
-        raise ValueError("this build's core has no cancel_directive yet: one order cannot be cancelled on its own "
-                         "(close the plan with c, or scale it, instead)")
+    """Cancel one order of one plan: MODIFY_EXISTING with cancel_directive.order_ids."""
     return StrategyDirective.model_validate({
         "directive_id": directive_id, "scope": Scope.MODIFY_EXISTING, "target_plan_ids": [plan_id],
         "cancel_directive": {"order_ids": [order_id]}})
