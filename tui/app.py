@@ -63,6 +63,7 @@ class PlanDeskApp(AlertsMixin, DeskActions, App[None]):
         Binding("n", "new_plan", "New plan", id="new_plan"),
         Binding("h", "halt", "Halt/Resume", id="halt"),
         Binding("F", "flatten_all", "FLATTEN ALL", id="flatten_all", key_display="F", priority=True),
+        Binding("X", "flatten_marked", "Flatten marked / symbol", id="flatten_marked", key_display="X", show=False),
         Binding("slash", "filter", "Filter", id="filter", key_display="/"),
         Binding("escape", "clear_filter", "Clear filter", id="clear_filter", show=False),
         Binding("j", "journal", "Journal", id="journal"),

@@ -160,6 +160,18 @@ class PlansTable(DataTable[Text]):
         for key, label, width, right in COLUMNS:
             self.add_column(Text(label, justify="right" if right else "left"), key=key, width=width)
         self.watch(self, "scroll_y", lambda _old, _new: self.refresh_visible(), init=False)
+        self.set_interval(1.0, self.check_stale, name="stale-marks")  # a mark goes stale when nothing arrives
+
+    def check_stale(self, *, paint: bool = True) -> None:
+        """Ask which symbols' marks are stale; when that changed, re-filter (`stale`) and repaint the mark cells."""
+        stale = frozenset(self.stale_source())
+        if stale == self._stale:
+            return
+        self._stale = stale
+        if "stale" in parse_filter(self.filter_text).terms:
+            self.set_filter(self.filter_text, force=True)
+        elif paint:
+            self.refresh_visible()
 
     # ---------------------------------------------------------------------------------------------- data
 
@@ -189,11 +201,7 @@ class PlansTable(DataTable[Text]):
         False (a dialog is open over the table) the cells are left as they are until the next painting apply."""
         if marks:
             self._marks.update(marks)
-        stale = frozenset(self.stale_source())
-        if stale != self._stale:
-            self._stale = stale
-            if "stale" in parse_filter(self.filter_text).terms:
-                self.set_filter(self.filter_text, force=True)
+        self.check_stale(paint=False)
         unmarked = False
         for pid in removed or ():
             old = self._all.pop(pid, None)
@@ -211,7 +219,7 @@ class PlansTable(DataTable[Text]):
                 self._age[row.plan_id] = len(self._age)
             self._all[row.plan_id] = row
             self._count(row, +1)
-            if not _matches(row, self.filter_text, self._stale):
+            if not _matches(self.current(row), self.filter_text, self._stale):
                 self._drop(row.plan_id)
             elif row.plan_id not in self._shown:
                 self._add(row)
@@ -260,11 +268,13 @@ class PlansTable(DataTable[Text]):
             return
         keep = self.selected_plan_id
         self.filter_text = text
+        if not force:
+            self._stale = frozenset(self.stale_source())
         self.clear()
         self._shown.clear()
         self._order = []
         for r in self._all.values():
-            if _matches(r, text, self._stale):
+            if _matches(self.current(r), text, self._stale):
                 self._add(r)
         if self._sort is not None:
             self._reorder(follow=False)
