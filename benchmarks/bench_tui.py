@@ -248,7 +248,7 @@ async def after_paint(app: PlanDeskApp) -> float:
 async def many_plans(app: PlanDeskApp, table: PlansTable, painted: list[float], out: dict[str, object],
                      rounds: int = 8) -> None:
     """Issue 11: sort by uPnL, mark every plan shown, preview one stop tighten over all 2,000."""
-    from tui.screens.action_inputs import ManyStopScreen
+    from tui.screens.many_inputs import ManyStopScreen
 
     def key(k: str, char: str | None = None) -> float:
         t = time.perf_counter()
@@ -288,7 +288,7 @@ async def many_plans(app: PlanDeskApp, table: PlansTable, painted: list[float], 
             await asyncio.sleep(0.001)
         preview_lat.append((painted[-1] - t) * 1000)
         screen = app.screen
-        assert len(getattr(screen, "directive").target_plan_ids) == PLANS, "the preview must target all 2,000"
+        assert len(screen.directive.target_plan_ids) == PLANS, "the preview must target all 2,000"
         await asyncio.sleep(0.1)
         screen.dismiss(None)
         while isinstance(app.screen, PreviewScreen):

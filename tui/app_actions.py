@@ -20,15 +20,7 @@ from core.directives import StrategyDirective
 from core.models import DeskStatus, PlanStatus
 from core.outcomes import CommandOutcome, ExecutionReport
 from tui.bridge_view import Preview
-from tui.screens.action_inputs import (
-    ConfirmScreen,
-    ManyInput,
-    ManyScaleScreen,
-    ManyStopScreen,
-    NewPlanScreen,
-    ScaleScreen,
-    StopScreen,
-)
+from tui.screens.action_inputs import ConfirmScreen, NewPlanScreen, ScaleScreen, StopScreen
 from tui.screens.forms import (
     NewPlanInput,
     ScaleInput,
@@ -39,6 +31,7 @@ from tui.screens.forms import (
     stop_directive,
 )
 from tui.screens.help import HelpScreen
+from tui.screens.many_inputs import ManyInput, ManyScaleScreen, ManyStopScreen
 from tui.screens.preview import PreviewScreen
 from tui.screens.preview_diff import with_changes
 from tui.widgets.fmt import num
@@ -346,6 +339,7 @@ class DeskActions:
 
     def start_preview(self, directive: StrategyDirective, *, title: str, halt_desk: bool = False) -> None:
         self.log_line("preview", f"preview {directive.directive_id}: {title}")
+        future = self.bridge.preview(directive)  # first: the translation starts while the rows are copied
         targets = set(directive.target_plan_ids or ())
         plans = [r for r in self.bridge.rows() if r.plan_id in targets] if targets else None
 
@@ -357,7 +351,7 @@ class DeskActions:
                                            header=self._preview_header(), guard=self.confirm_guard,
                                            guard_clock=self.guard_clock))
 
-        self._await(self.bridge.preview(directive), "preview", show)
+        self._await(future, "preview", show)
 
     def on_preview_screen_send_requested(self, event: PreviewScreen.SendRequested) -> None:
         screen = event.screen

@@ -14,21 +14,19 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from decimal import Decimal
 
-from rich.cells import cell_len, set_cell_size
-from rich.segment import Segment
-from rich.style import Style
 from rich.text import Text
+from textual._two_way_dict import TwoWayDict
 from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowDoesNotExist
-from textual._two_way_dict import TwoWayDict
 
 from core.models import PlanStatus, Side
 from tui.bridge_view import PlanRow
 from tui.plan_filter import SORT_CYCLE, SORT_NAMES, SORTS, parse_filter, sorted_ids
+from tui.widgets.fast_table import FastDataTable
 from tui.widgets.fmt import DASH, avg, fit, num, pnl, signed
 
 # (key, label, width, right-aligned)
@@ -96,7 +94,7 @@ def _render(cell: Cell, right: bool) -> Text:
     return Text(cell[0], style=cell[1], justify="right" if right else "left", no_wrap=True)
 
 
-class PlansTable(DataTable[Text]):
+class PlansTable(FastDataTable):
     """`apply(rows, removed, marks)` merges changes; `set_filter(text)` shows matching rows only; `marked_ids()`
     are the plans chosen with space / `*`; `sort_by(column)` orders the rows."""
 
@@ -141,7 +139,6 @@ class PlansTable(DataTable[Text]):
         self._cell_render_cache = LRUCache(1500)
         self._row_render_cache = LRUCache(150)
         self._line_cache = LRUCache(150)
-        self._fast_cells: LRUCache[tuple[object, ...], tuple[object, list[list[Segment]]]] = LRUCache(1500)
         self._all: dict[str, PlanRow] = {}  # every plan, in ledger order (mark as of its last refresh)
         self._age: dict[str, int] = {}  # plan id -> its place in the ledger's order (sorting by age)
         self._marks: dict[str, Decimal] = {}  # newest mark per symbol
@@ -176,44 +173,6 @@ class PlansTable(DataTable[Text]):
             self.set_filter(self.filter_text, force=True)
         elif paint:
             self.refresh_visible()
-
-    # ---------------------------------------------------------------------------------------------- paint
-
-    def _render_cell(self, row_index: int, column_index: int, base_style: Style, width: int,
-                     cursor: bool = False, hover: bool = False) -> list[list[Segment]]:
-        """A body cell as segments, straight from its one-line Text (no wrapping, no markup): DataTable renders
-        each through Rich's Padding and console.render_lines, and its caches are keyed by the table's update
-        count, so every live update or re-sort re-rendered every cell on screen that way (~0.15 ms a cell)."""
-        if row_index < 0 or column_index < 0:
-            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        row_key = self._row_locations.get_key(row_index)
-        column_key = self._column_locations.get_key(column_index)
-        value = self._data[row_key][column_key]
-        key = (id(value), row_index, column_index, base_style, width, cursor, hover, self._show_hover_cursor,
-               self._pseudo_class_state)
-        hit = self._fast_cells.get(key)
-        if hit is not None and hit[0] is value:
-            return hit[1]
-        component, post = self._get_styles_to_render_cell(
-            False, False, False, hover, cursor, self.show_cursor, self._show_hover_cursor,
-            self.cursor_foreground_priority == "css", self.cursor_background_priority == "css")
-        pre = base_style + Style.from_meta({"row": row_index, "column": column_index}) + component
-        pad = self.cell_padding
-        inner = max(width - 2 * pad, 0)
-        text = value.plain if isinstance(value, Text) else str(value)
-        n = cell_len(text)
-        if n > inner:
-            text = set_cell_size(text, inner)
-        elif isinstance(value, Text) and value.justify == "right":
-            text = " " * (inner - n) + text
-        else:
-            text = text + " " * (inner - n)
-        own = value.style if isinstance(value, Text) else ""
-        body = pre + (Style.parse(own) if isinstance(own, str) else own) + post if own else pre + post
-        space = " " * pad
-        lines = [[Segment(space, pre + post), Segment(text, body), Segment(space, pre + post)]]
-        self._fast_cells[key] = (value, lines)
-        return lines
 
     # ---------------------------------------------------------------------------------------------- data
 
