@@ -211,7 +211,7 @@ class DeskActions:
             if many:
                 ids = [r.plan_id for r in many]
                 self.start_preview(close_directive(ids, self.new_id(), self.close_slippage),
-                                   title=f"close {plans_word(len(ids))} marked")
+                                   title=f"close {len(ids)} marked plan{'s' * (len(ids) != 1)}")
             return
         row = self._active_row()
         if row is not None:

@@ -64,7 +64,7 @@ async def test_mark_shown_by_the_filter_then_close_them_and_unmark(desk: Desk) -
         assert table.marked_count == 2
         await pilot.press("c")
         screen = await preview_screen(pilot, readable=False)
-        assert screen.title_text == "close 2 plans marked"
+        assert screen.title_text == "close 2 marked plans"
         assert screen.directive.target_plan_ids == ["TPL_2", "TPL_5"] and not screen.halt_desk
         await pilot.press("escape", "u")
         await pilot.pause()
