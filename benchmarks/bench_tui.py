@@ -1,7 +1,9 @@
 """The console under load: 2,000 plans and 20,000 orders, a feed of 200 price and order updates per second.
 
-Prints (no assertions):
+Prints (no assertions), each figure beside its goal (issue 11) where there is one:
 - key press to preview painted, p50 / p95, at 160x50: `c` (close the selected plan) and `F` (flatten all 2,000);
+- `>` (sort by uPnL) to the table painted in the new order; `*` (mark all 2,000 shown) to painted; `enter` in the
+  many-plan stop form (`t`, "1%") to the preview of a stop tighten over 2,000 plans painted;
 - CPU under the feed, % of one core (process_time over wall time), and per thread;
 - resident memory (VmRSS now, ru_maxrss peak);
 - startup of `plandesk demo` to first paint and to the desk shown (measured in tmux, as a user sees it).
@@ -220,13 +222,97 @@ async def measure(app: PlanDeskApp, feed: Feed, rounds_c: int, rounds_f: int) ->
                     await asyncio.sleep(0.005)
                 await asyncio.sleep(0.15)
             label = "c (close selected)" if key == "c" else f"F (flatten all {PLANS})"
-            out[f"key {label} -> preview painted"] = (f"p50 {statistics.median(lat):.0f} ms, p95 {pct(lat, 95):.0f} "
-                                                      f"ms, max {max(lat):.0f} ms (n={len(lat)})")
+            goal = "" if key == "c" else "   [goal <= 200 ms]"
+            out[f"key {label} -> preview painted"] = stats(lat) + goal
+        await many_plans(app, table, painted, out)
         out["memory"] = (f"VmRSS {rss_mb():.0f} MB, peak ru_maxrss "
                          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
         feed.stop_event.set()
     PreviewScreen.on_mount = original  # type: ignore[method-assign]
     return out
+
+
+def stats(lat: list[float]) -> str:
+    return f"p50 {statistics.median(lat):.0f} ms, p95 {pct(lat, 95):.0f} ms, max {max(lat):.0f} ms (n={len(lat)})"
+
+
+async def after_paint(app: PlanDeskApp) -> float:
+    """perf_counter once the screen has been refreshed after what was just done."""
+    done: list[float] = []
+    app.call_after_refresh(lambda: done.append(time.perf_counter()))
+    while not done:
+        await asyncio.sleep(0.001)
+    return done[0]
+
+
+async def many_plans(app: PlanDeskApp, table: PlansTable, painted: list[float], out: dict[str, object],
+                     rounds: int = 8) -> None:
+    """Issue 11: sort by uPnL, mark every plan shown, preview one stop tighten over all 2,000."""
+    from tui.screens.many_inputs import ManyStopScreen
+
+    def key(k: str, char: str | None = None) -> float:
+        t = time.perf_counter()
+        app._driver.send_message(events.Key(k, char))  # type: ignore[union-attr]
+        return t
+
+    sort_lat: list[float] = []
+    for _ in range(rounds):
+        table.sort_by(None)
+        await asyncio.sleep(0.3)
+        t = key("greater_than_sign", ">")
+        while table.sort_state[0] != "upnl":
+            await asyncio.sleep(0.001)
+        sort_lat.append((await after_paint(app) - t) * 1000)
+    out["key > (sort 2,000 by uPnL) -> painted"] = stats(sort_lat) + "   [goal <= 100 ms]"
+    await asyncio.sleep(0.5)
+    out["  sorted by uPnL under the feed (10 s)"] = f"order kept: {await sorted_under_feed(table)}"
+    mark_lat: list[float] = []
+    preview_lat: list[float] = []
+    for _ in range(rounds):
+        table.action_clear_marks()
+        await asyncio.sleep(0.3)
+        t = key("asterisk", "*")
+        while table.marked_count < PLANS:
+            await asyncio.sleep(0.001)
+        mark_lat.append((await after_paint(app) - t) * 1000)
+        key("t", "t")
+        while not isinstance(app.screen, ManyStopScreen):
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.2)
+        for ch in ("1", "percent_sign"):
+            key(ch, "%" if ch == "percent_sign" else ch)
+        await asyncio.sleep(0.5)
+        n = len(painted)
+        t = key("enter", "\r")
+        while len(painted) == n:
+            await asyncio.sleep(0.001)
+        preview_lat.append((painted[-1] - t) * 1000)
+        screen = app.screen
+        assert len(screen.directive.target_plan_ids) == PLANS, "the preview must target all 2,000"
+        await asyncio.sleep(0.1)
+        screen.dismiss(None)
+        while isinstance(app.screen, PreviewScreen):
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.2)
+    out["key * (mark all 2,000 shown) -> painted"] = stats(mark_lat)
+    out["enter in t (1% over 2,000 marked) -> preview painted"] = stats(preview_lat) + "   [goal <= 300 ms]"
+    table.action_clear_marks()
+    table.sort_by(None)
+
+
+async def sorted_under_feed(table: PlansTable, seconds: float = 10.0) -> str:
+    """Sample the table's order under the feed: is it sorted by uPnL at the newest marks after each update?"""
+    ok = bad = 0
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        await asyncio.sleep(0.25)
+        ids = table.shown_ids()
+        values = [table.row_data(pid).upnl for pid in ids]  # type: ignore[union-attr]
+        if all(a is None or b is None or a <= b for a, b in zip(values, values[1:], strict=False)):
+            ok += 1
+        else:
+            bad += 1
+    return f"{ok} of {ok + bad} samples in order"
 
 
 def startup_in_tmux(runs: int = 5) -> str:

@@ -66,6 +66,7 @@ class PlanDeskApp(AlertsMixin, OrderActions, DeskActions, App[None]):
         Binding("F", "flatten_all", "FLATTEN ALL", id="flatten_all", key_display="F", priority=True),
         # after F: a narrow footer cuts from the end, and the panic key must stay on it
         Binding("x", "cancel_order", "Cancel order", id="cancel_order"),
+        Binding("X", "flatten_marked", "Flatten marked / symbol", id="flatten_marked", key_display="X", show=False),
         Binding("slash", "filter", "Filter", id="filter", key_display="/"),
         Binding("escape", "clear_filter", "Clear filter", id="clear_filter", show=False),
         Binding("j", "journal", "Journal", id="journal"),

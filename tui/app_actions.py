@@ -1,5 +1,8 @@
 """The console's actions: stop, scale, close, new plan, halt / resume, flatten all, filter, and the preview -> send
-flow they share. A mixin of PlanDeskApp (tui.app), which provides the bridge, the widgets and the workers."""
+flow they share. A mixin of PlanDeskApp (tui.app), which provides the bridge, the widgets and the workers.
+
+With plans marked in the table (space, `*`), `t`, `s` and `c` target every marked plan: one directive, one preview,
+one confirmation. `X` flattens the marked plans, or with none marked every plan on the cursor row's symbol."""
 
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from tui.screens.forms import (
     stop_directive,
 )
 from tui.screens.help import HelpScreen
+from tui.screens.many_inputs import ManyInput, ManyScaleScreen, ManyStopScreen
 from tui.screens.preview import PreviewScreen
 from tui.screens.preview_diff import with_changes
 from tui.widgets.fmt import num
@@ -38,7 +42,11 @@ if TYPE_CHECKING:
     from tui.bridge import DeskBridge
 
 T = TypeVar("T")
-DESK_ACTIONS = ("stop", "scale", "close_plan", "new_plan", "halt", "flatten_all")
+DESK_ACTIONS = ("stop", "scale", "close_plan", "new_plan", "halt", "flatten_all", "flatten_marked")
+
+
+def plans_word(n: int) -> str:
+    return f"{n} plan{'s' * (n != 1)}"
 
 
 class DeskActions:
@@ -69,6 +77,17 @@ class DeskActions:
 
     def poll(self) -> None:
         raise NotImplementedError  # pragma: no cover - PlanDeskApp
+
+    def on_mount(self) -> None:
+        """(Textual calls every class's on_mount in the MRO: this runs after PlanDeskApp's.)"""
+        self._table.stale_source = self.stale_symbols
+
+    def stale_symbols(self) -> set[str]:
+        """Symbols whose newest mark is older than stale_after (the `stale` filter, the rows' mark cells)."""
+        if not self.desk_ready:
+            return set()
+        now = self.clock()
+        return {s for s, ts in self.bridge.mark_times().items() if now - ts > self.stale_after}
 
     # ---------------------------------------------------------------------------------------------- actions
 
@@ -110,7 +129,34 @@ class DeskActions:
             return None
         return row
 
+    def _marked_rows(self) -> list[Any] | None:
+        """The marked plans that can still be acted on (ACTIVE), at the newest marks; None when none are marked."""
+        table = self._table
+        ids = table.marked_ids()
+        if not ids:
+            return None
+        rows = [r for pid in ids if (r := table.row_data(pid)) is not None and r.status is not PlanStatus.CLOSED]
+        if not rows:
+            self.notify(f"The {plans_word(len(ids))} marked are all CLOSED (u unmarks).", severity="warning",
+                        timeout=3)
+        return rows
+
+    def _many(self, kind: type[ManyStopScreen] | type[ManyScaleScreen], rows: list[Any],
+              chosen: Callable[[ManyInput | None], None]) -> None:
+        ids = [r.plan_id for r in rows]
+        table = self._table
+
+        def current() -> list[Any]:
+            return [r for pid in ids if (r := table.row_data(pid)) is not None]
+
+        self.push_screen(kind(current, self.bridge.markets(), cursor_blink=self.cursor_blink), chosen)
+
     def action_stop(self) -> None:
+        many = self._marked_rows()
+        if many is not None:
+            if many:
+                self._many(ManyStopScreen, many, self._stop_many)
+            return
         row = self._active_row()
         if row is None:
             return
@@ -124,7 +170,29 @@ class DeskActions:
         self.push_screen(StopScreen(row, self.bridge.markets().get(row.symbol), cursor_blink=self.cursor_blink),
                          chosen)
 
+    def _stop_many(self, p: ManyInput | None) -> None:
+        if p is None or not p.plan_ids:
+            return
+        one = StopInput(tolerance=p.tolerance, price=p.price, new_stop=Decimal(1))
+        directive = stop_directive(p.plan_ids[0], one, self.new_id()).model_copy(
+            update={"target_plan_ids": list(p.plan_ids)})
+        what = f"{num(p.tolerance * 100)} % from each mark" if p.tolerance is not None else f"to {num(p.price)}"
+        left = f" ({len(p.skipped)} marked left out: would not tighten)" if p.skipped else ""
+        self.start_preview(directive, title=f"stop {plans_word(len(p.plan_ids))} {what}{left}")
+
+    def _scale_many(self, p: ManyInput | None) -> None:
+        if p is None or not p.plan_ids or p.target is None:
+            return
+        directive = scale_directive(p.plan_ids[0], p.target, self.new_id()).model_copy(
+            update={"target_plan_ids": list(p.plan_ids)})
+        self.start_preview(directive, title=f"scale {plans_word(len(p.plan_ids))} to {num(p.target)} each")
+
     def action_scale(self) -> None:
+        many = self._marked_rows()
+        if many is not None:
+            if many:
+                self._many(ManyScaleScreen, many, self._scale_many)
+            return
         row = self._active_row()
         if row is None:
             return
@@ -138,6 +206,13 @@ class DeskActions:
                          chosen)
 
     def action_close_plan(self) -> None:
+        many = self._marked_rows()
+        if many is not None:
+            if many:
+                ids = [r.plan_id for r in many]
+                self.start_preview(close_directive(ids, self.new_id(), self.close_slippage),
+                                   title=f"close {len(ids)} marked plan{'s' * (len(ids) != 1)}")
+            return
         row = self._active_row()
         if row is not None:
             self.start_preview(close_directive([row.plan_id], self.new_id(), self.close_slippage),
@@ -179,6 +254,27 @@ class DeskActions:
             return
         self.start_preview(close_directive(ids, self.new_id(), self.close_slippage),
                            title=f"FLATTEN ALL: {len(ids)} active plan{'s' * (len(ids) != 1)}", halt_desk=True)
+
+    def action_flatten_marked(self) -> None:
+        """Flatten the marked plans; with none marked, every active plan on the cursor row's symbol. The desk is
+        not halted (that is F's)."""
+        many = self._marked_rows()
+        if many is not None:
+            if not many:
+                return
+            ids = [r.plan_id for r in many]
+            title = f"FLATTEN {len(ids)} marked plan{'s' * (len(ids) != 1)}"
+        else:
+            row = self._selected()
+            if row is None:
+                return
+            ids = [r.plan_id for r in self._table.plan_rows()
+                   if r.symbol == row.symbol and r.status is PlanStatus.ACTIVE]
+            if not ids:
+                self.notify(f"No active plans on {row.symbol}.", severity="warning", timeout=3)
+                return
+            title = f"FLATTEN {row.symbol}: {plans_word(len(ids))}"
+        self.start_preview(close_directive(ids, self.new_id(), self.close_slippage), title=title)
 
     def action_filter(self) -> None:
         inp = self._filter
@@ -235,12 +331,15 @@ class DeskActions:
         yield SystemCommand("New plan", "n · symbol, direction, size, stop", self.action_new_plan)
         yield SystemCommand("Halt / resume the desk", "h", self.action_halt)
         yield SystemCommand("FLATTEN ALL", "F · every active plan, and halt the desk", self.action_flatten_all)
+        yield SystemCommand("Flatten the marked plans (or the cursor's symbol)", "X · space marks, * marks all shown",
+                            self.action_flatten_marked)
         yield SystemCommand("Filter plans", "/", self.action_filter)
 
     # ---------------------------------------------------------------------------------------------- preview/send
 
     def start_preview(self, directive: StrategyDirective, *, title: str, halt_desk: bool = False) -> None:
         self.log_line("preview", f"preview {directive.directive_id}: {title}")
+        future = self.bridge.preview(directive)  # first: the translation starts while the rows are copied
         targets = set(directive.target_plan_ids or ())
         plans = [r for r in self.bridge.rows() if r.plan_id in targets] if targets else None
 
@@ -252,7 +351,7 @@ class DeskActions:
                                            header=self._preview_header(), guard=self.confirm_guard,
                                            guard_clock=self.guard_clock))
 
-        self._await(self.bridge.preview(directive), "preview", show)
+        self._await(future, "preview", show)
 
     def on_preview_screen_send_requested(self, event: PreviewScreen.SendRequested) -> None:
         screen = event.screen

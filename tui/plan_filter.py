@@ -5,14 +5,17 @@ Terms (case-insensitive, separated by spaces):
   symbol's mark the caller says is stale; `losing` / `winning` by unrealised P&L; `long` / `short` / `flat` by
   position; `active` / `closed` by status;
 - an id such as `TPL_12` matches that plan exactly (not TPL_120);
-- anything else is a substring of the plan id, symbol, side or status."""
+- anything else is a substring of the plan id, symbol, side or status.
+
+Sorting (SORTS, sorted_ids) lives here too: both are how the operator finds plans in a table of thousands."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from core.models import PlanStatus
 from tui.bridge_view import PlanRow
@@ -62,3 +65,48 @@ class PlanFilter:
 @lru_cache(maxsize=64)
 def parse_filter(text: str) -> PlanFilter:
     return PlanFilter(text=text, terms=tuple(t for t in text.lower().split() if t))
+
+
+# ------------------------------------------------------------------------------------------------ sorting
+
+SortKey = Callable[[PlanRow], Any]
+
+#: column key -> (sort key of a row at its newest mark, descending by default). None values sort last.
+SORTS: dict[str, tuple[SortKey, bool]] = {
+    "plan": (lambda r: 0, True),  # age: the ledger lists plans in the order they were opened (see PlansTable)
+    "symbol": (lambda r: r.symbol, False),
+    "side": (lambda r: str(r.side), False),
+    "net": (lambda r: abs(r.net), True),  # size
+    "avg": (lambda r: r.avg_entry if r.net else None, True),
+    "mark": (lambda r: r.mark, True),
+    "upnl": (lambda r: r.upnl, False),  # the biggest losers first
+    "stop": (lambda r: r.stop, True),
+    "tp": (lambda r: r.take_profit, True),
+    "orders": (lambda r: r.open_orders, True),
+    "status": (lambda r: (r.unprotected is None, str(r.status)), False),  # UNPROTECTED first
+    "ver": (lambda r: r.version, True),
+}
+
+#: what the sort key (`>`) cycles through; None is the ledger's order
+SORT_CYCLE: tuple[str | None, ...] = (None, "upnl", "net", "symbol", "plan")
+SORT_NAMES = {"plan": "age", "net": "size", "upnl": "uPnL"}
+
+
+def sorted_ids(rows: Iterable[tuple[str, PlanRow, int]], column: str | None, descending: bool) -> list[str]:
+    """Plan ids of (id, row, ledger index) in the order of `column` (ties and None values: ledger order, None
+    values last whichever the direction). `plan` sorts by age: the ledger index."""
+    items = list(rows)
+    if column is None:
+        return [pid for pid, _r, _i in sorted(items, key=lambda t: t[2])]
+    if column == "plan":
+        return [pid for pid, _r, _i in sorted(items, key=lambda t: t[2], reverse=descending)]
+    key = SORTS[column][0]
+    keyed = [(key(r), i, pid) for pid, r, i in items]
+    have = [k for k in keyed if k[0] is not None]
+    none = sorted((k for k in keyed if k[0] is None), key=lambda k: k[1])
+    if descending:
+        have.sort(key=lambda k: k[1])  # stable: ties keep ledger order
+        have.sort(key=lambda k: k[0], reverse=True)
+    else:
+        have.sort(key=lambda k: (k[0], k[1]))
+    return [pid for _k, _i, pid in have] + [pid for _k, _i, pid in none]

@@ -1,5 +1,6 @@
 """The action inputs: stop (`t`), scale (`s`), new plan (`n`) and the resume confirmation. Each checks the input as
-it is typed and says what is wrong in words; enter with a bad value sends nothing and keeps the dialog open."""
+it is typed and says what is wrong in words; enter with a bad value sends nothing and keeps the dialog open.
+The many-plan forms (marked plans) are in tui.screens.many_inputs."""
 
 from __future__ import annotations
 

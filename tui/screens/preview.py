@@ -126,10 +126,11 @@ class PreviewScreen(ModalScreen[None]):
         order = send_order(self.batch)
         self.query_one("#preview-commands", VirtualTable).set_lazy(command_keys(self.preview, order),
                                                                   lambda i: command_row(self.preview, order[i]))
-        if self.closing:
-            rows = [(pid, plan_cells(self.before.get(pid), self.before.get(pid), "ready"))
-                    for pid in self.batch.plan_versions if pid in self.before]
-            self.query_one("#preview-plans", VirtualTable).set_rows(rows)
+        if self.closing:  # lazily: a flatten of 2,000 plans paints the dozen on screen
+            before = self.before
+            pids = [pid for pid in self.batch.plan_versions if pid in before]
+            self.query_one("#preview-plans", VirtualTable).set_lazy(
+                pids, lambda i: plan_cells(before.get(pids[i]), before.get(pids[i]), "ready"))
         self.query_one("#preview-notes", Static).display = bool(self.batch.warnings or self.batch.errors
                                                                 or self.preview.changes)
         self.query_one("#preview-commands", VirtualTable).display = bool(self.batch.commands)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from core.batch import CancelOrder, CommandAction, ExecuteTrade, ExecutionBatch, ModifyOrder
+from core.batch import CancelOrder, ExecuteTrade, ExecutionBatch, ModifyOrder
 from core.models import MarketRules, Order, OrderType, TimeInForce
 from core.outcomes import CommandOutcome, OutcomeStatus
 from tui.bridge_view import PlanRow, Preview, quote_of
@@ -80,16 +80,28 @@ def summarize(batch: ExecutionBatch, markets: dict[str, MarketRules]) -> Summary
     notional: dict[str, Decimal] = {}
     cost: dict[str, Decimal] = {}
     uncapped = 0
-    places = 0
+    places = cancels = modifies = 0
+    kinds: dict[type, int] = {}  # 0 cancel, 1 modify, 2 trade: a flatten of 2,000 plans has 20,000+ commands
+    per_symbol: dict[str, tuple[str, Decimal | None]] = {}  # symbol -> (quote, mark)
     for c in batch.commands:
-        if not isinstance(c, ExecuteTrade):
+        kind = kinds.get(type(c))
+        if kind is None:
+            kind = kinds[type(c)] = 2 if isinstance(c, ExecuteTrade) else 0 if isinstance(c, CancelOrder) else 1
+        if kind != 2:
+            if kind == 0:
+                cancels += 1
+            else:
+                modifies += 1
             continue
+        assert isinstance(c, ExecuteTrade)
         places += 1
         if c.role.is_protective:
             continue  # a stop or take profit covers the trade's position: it is not more exposure on top of it
-        q = quote_of(c.symbol)
-        rules = markets.get(c.symbol)
-        mark = rules.mark_price if rules is not None else None
+        known = per_symbol.get(c.symbol)
+        if known is None:
+            rules = markets.get(c.symbol)
+            known = per_symbol[c.symbol] = (quote_of(c.symbol), rules.mark_price if rules is not None else None)
+        q, mark = known
         px = c.price if c.price is not None else (c.stop_price if c.stop_price is not None else mark)
         if px is not None:
             notional[q] = notional.get(q, Decimal(0)) + abs(c.quantity * px)
@@ -98,8 +110,6 @@ def summarize(batch: ExecutionBatch, markets: dict[str, MarketRules]) -> Summary
                 cost[q] = cost.get(q, Decimal(0)) + abs(mark - c.price) * c.quantity
         elif c.order_type is OrderType.MARKET:
             uncapped += 1
-    cancels = batch.count(CommandAction.CANCEL_ORDER)
-    modifies = batch.count(CommandAction.MODIFY_ORDER)
     return Summary(cancels=cancels, modifies=modifies, places=places, calls=len(batch.commands),
                    notional=notional, slippage_cost=cost, uncapped=uncapped)
 
@@ -209,19 +219,24 @@ def plan_cells(before: PlanRow | None, now: PlanRow | None, phase: str) -> list[
 def send_order(batch: ExecutionBatch) -> list[int]:
     """Indices of the batch's commands in the order the handler sends them (DESIGN §3), plan by plan: its cancels
     first; then, when its trade reduces the position, the protective orders shrink before it; when it adds, they
-    grow after it has filled."""
-    by_plan: dict[str, list[int]] = {}
+    grow after it has filled. One pass over the batch (a flatten of 2,000 plans has 20,000+ commands)."""
+    groups: dict[str, tuple[list[int], list[int], list[int], list[bool]]] = {}
     for i, c in enumerate(batch.commands):
-        by_plan.setdefault(c.plan_id, []).append(i)
+        g = groups.get(c.plan_id)
+        if g is None:
+            g = groups[c.plan_id] = ([], [], [], [False])
+        if isinstance(c, CancelOrder):
+            g[0].append(i)
+        elif isinstance(c, ModifyOrder):
+            g[1].append(i)
+        else:
+            g[2].append(i)
+            if c.reduce_only and not c.role.is_protective:
+                g[3][0] = True
     out: list[int] = []
-    for idx in by_plan.values():
-        cmds = [batch.commands[i] for i in idx]
-        cancels = [i for i, c in zip(idx, cmds, strict=True) if isinstance(c, CancelOrder)]
-        modifies = [i for i, c in zip(idx, cmds, strict=True) if isinstance(c, ModifyOrder)]
-        trades = [i for i, c in zip(idx, cmds, strict=True) if isinstance(c, ExecuteTrade)]
-        reduces = any(batch.commands[i].reduce_only for i in trades  # type: ignore[union-attr]
-                      if not batch.commands[i].role.is_protective)  # type: ignore[union-attr]
-        out += cancels + (modifies + trades if reduces else trades + modifies)
+    for cancels, modifies, trades, (reduces,) in groups.values():
+        out += cancels
+        out += (modifies + trades) if reduces else (trades + modifies)
     return out
 
 

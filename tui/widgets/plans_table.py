@@ -1,24 +1,32 @@
 """The plans table: a DataTable keyed by plan id. Rows are updated in place: only the rows on screen are recomputed,
 and only their cells whose text changed are written (update_cell). Rows are never cleared and re-added on updates;
 rows scrolled out of view are brought up to date when they scroll back in. Marks come separately from the plan rows
-(a mark moves every row of its symbol), so the totals are kept per symbol and cost nothing per row."""
+(a mark moves every row of its symbol), so the totals are kept per symbol and cost nothing per row.
+
+Finding and choosing plans: `space` marks the cursor's plan (a ■ before its id; the plan column's header counts
+them), `*` marks every plan the filter shows, `u` clears the marks; `>` cycles the sort column (uPnL, size,
+symbol, age), `<` flips its direction, and a click on a header sorts by that column. The sort, the marks and the
+cursor's plan survive live updates: rows are put back in order after each update, the cursor follows its plan."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from decimal import Decimal
 
 from rich.text import Text
+from textual._two_way_dict import TwoWayDict
 from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable
-from textual.widgets.data_table import RowDoesNotExist
+from textual.widgets.data_table import ColumnKey, RowDoesNotExist
 
 from core.models import PlanStatus, Side
 from tui.bridge_view import PlanRow
-from tui.plan_filter import parse_filter
+from tui.plan_filter import SORT_CYCLE, SORT_NAMES, SORTS, parse_filter, sorted_ids
+from tui.widgets.fast_table import FastDataTable
 from tui.widgets.fmt import DASH, avg, fit, num, pnl, signed
 
 # (key, label, width, right-aligned)
@@ -42,7 +50,10 @@ Cell = tuple[str, str]  # (text, style)
 ZERO = Decimal(0)
 
 
-def cells_of(row: PlanRow) -> tuple[Cell, ...]:
+MARK = "■ "
+
+
+def cells_of(row: PlanRow, marked: bool = False, stale: bool = False) -> tuple[Cell, ...]:
     long = row.side is Side.BUY
     closed = row.status is PlanStatus.CLOSED
     dim = "dim" if closed else ""
@@ -50,12 +61,14 @@ def cells_of(row: PlanRow) -> tuple[Cell, ...]:
     pnl_style = "dim" if closed or up is None or up == 0 else ("green" if up > 0 else "red")
     unprotected = row.stop is None and row.net != 0
     return (
-        (fit(row.plan_id, W["plan"]), "bold" if not closed else "dim"),
+        (fit(MARK + row.plan_id, W["plan"]), "bold reverse") if marked
+        else (fit(row.plan_id, W["plan"]), "bold" if not closed else "dim"),
         (fit(row.symbol, W["symbol"]), dim),
         ("LONG" if long else "SHORT", dim or ("green" if long else "magenta")),
         (fit(signed(row.net), W["net"], row.net, sign=True), dim),
         (fit(avg(row.avg_entry), W["avg"], row.avg_entry) if row.net != 0 else DASH, dim),
-        (fit(num(row.mark), W["mark"], row.mark), dim),
+        (fit(num(row.mark), W["mark"], row.mark), "black on yellow") if stale and not closed
+        else (fit(num(row.mark), W["mark"], row.mark), dim),
         (fit(pnl(up), W["upnl"], up, sign=True), pnl_style),
         ("none" if unprotected else fit(num(row.stop), W["stop"], row.stop), "yellow" if unprotected else dim),
         (fit(num(row.take_profit), W["tp"], row.take_profit), dim),
@@ -66,7 +79,7 @@ def cells_of(row: PlanRow) -> tuple[Cell, ...]:
     )
 
 
-def _matches(row: PlanRow, needle: str) -> bool:
+def _matches(row: PlanRow, needle: str, stale: Collection[str] = ()) -> bool:
     """The filter (tui.plan_filter): several terms that must all match (`eth short`), exact ids (`TPL_12`), and
     `unprotected` (3+ letters), `losing`, `winning`, `long`, `short`, `flat`, `active`, `closed`."""
     f = parse_filter(needle)
@@ -74,19 +87,28 @@ def _matches(row: PlanRow, needle: str) -> bool:
         return True
     if row.status is PlanStatus.CLOSED and any(len(t) >= 3 and "unprotected".startswith(t) for t in f.terms):
         return False
-    return f.matches(row)
+    return f.matches(row, stale)
 
 
 def _render(cell: Cell, right: bool) -> Text:
     return Text(cell[0], style=cell[1], justify="right" if right else "left", no_wrap=True)
 
 
-class PlansTable(DataTable[Text]):
-    """`apply(rows, removed, marks)` merges changes; `set_filter(text)` shows matching rows only."""
+class PlansTable(FastDataTable):
+    """`apply(rows, removed, marks)` merges changes; `set_filter(text)` shows matching rows only; `marked_ids()`
+    are the plans chosen with space / `*`; `sort_by(column)` orders the rows."""
 
     BINDINGS = [
         Binding("home", "first_row", "First plan", id="plans.first", show=False),
         Binding("end", "last_row", "Last plan", id="plans.last", show=False),
+        Binding("space", "toggle_mark", "Mark / unmark the plan", id="plans.mark", show=False),
+        Binding("asterisk", "mark_shown", "Mark every plan shown", id="plans.mark_shown", key_display="*",
+                show=False),
+        Binding("u", "clear_marks", "Unmark all", id="plans.unmark", show=False),
+        Binding("greater_than_sign", "sort_next", "Sort: next column", id="plans.sort", key_display=">",
+                show=False),
+        Binding("less_than_sign", "sort_reverse", "Sort: reverse", id="plans.sort_reverse", key_display="<",
+                show=False),
     ]
 
     def action_first_row(self) -> None:
@@ -103,6 +125,12 @@ class PlansTable(DataTable[Text]):
 
         plan_id: str | None
 
+    @dataclass
+    class MarksChanged(Message):
+        """Plans were marked or unmarked: `count` are marked now."""
+
+        count: int
+
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id, cursor_type="row", zebra_stripes=False, cell_padding=1)
         # DataTable's render caches are keyed by its update count, so every live update leaves the old entries
@@ -112,12 +140,20 @@ class PlansTable(DataTable[Text]):
         self._row_render_cache = LRUCache(150)
         self._line_cache = LRUCache(150)
         self._all: dict[str, PlanRow] = {}  # every plan, in ledger order (mark as of its last refresh)
+        self._age: dict[str, int] = {}  # plan id -> its place in the ledger's order (sorting by age)
         self._marks: dict[str, Decimal] = {}  # newest mark per symbol
         self._shown: dict[str, tuple[Cell, ...]] = {}  # what each row in the table displays now
         self._agg: dict[str, list[Decimal]] = {}  # per symbol over ACTIVE rows: [sum of net, sum of avg * net]
         self._active = 0
         self._right = [c[3] for c in COLUMNS]
         self._keys = [c[0] for c in COLUMNS]
+        self._marked: dict[str, None] = {}  # plans chosen with space / `*`, in the order they were marked
+        self._sort: str | None = None  # column key, or None: the ledger's order
+        self._descending = False
+        self._order: list[str] = []  # plan ids in the order the table shows them (when sorted)
+        self._highlighted: str | None = None
+        self.stale_source: Callable[[], Collection[str]] = frozenset  # symbols whose mark is stale (the app sets it)
+        self._stale: Collection[str] = frozenset()
         self.filter_text = ""
         self.cell_writes = 0  # cells written after being added (tests and the benchmark read it)
 
@@ -125,6 +161,18 @@ class PlansTable(DataTable[Text]):
         for key, label, width, right in COLUMNS:
             self.add_column(Text(label, justify="right" if right else "left"), key=key, width=width)
         self.watch(self, "scroll_y", lambda _old, _new: self.refresh_visible(), init=False)
+        self.set_interval(1.0, self.check_stale, name="stale-marks")  # a mark goes stale when nothing arrives
+
+    def check_stale(self, *, paint: bool = True) -> None:
+        """Ask which symbols' marks are stale; when that changed, re-filter (`stale`) and repaint the mark cells."""
+        stale = frozenset(self.stale_source())
+        if stale == self._stale:
+            return
+        self._stale = stale
+        if "stale" in parse_filter(self.filter_text).terms:
+            self.set_filter(self.filter_text, force=True)
+        elif paint:
+            self.refresh_visible()
 
     # ---------------------------------------------------------------------------------------------- data
 
@@ -140,31 +188,46 @@ class PlansTable(DataTable[Text]):
         mark = self._marks.get(row.symbol)
         return row if mark is None or mark == row.mark else row.with_mark(mark)
 
+    def _cells(self, row: PlanRow) -> tuple[Cell, ...]:
+        return cells_of(self.current(row), row.plan_id in self._marked, row.symbol in self._stale)
+
+    def _add(self, row: PlanRow) -> None:
+        cells = self._cells(row)
+        self.add_row(*(_render(c, r) for c, r in zip(cells, self._right, strict=True)), key=row.plan_id)
+        self._shown[row.plan_id] = cells
+
     def apply(self, rows: list[PlanRow], removed: list[str] | None = None,
               marks: dict[str, Decimal] | None = None, *, paint: bool = True) -> None:
         """Merge new and changed rows and new marks, then bring the rows on screen up to date. With `paint`
         False (a dialog is open over the table) the cells are left as they are until the next painting apply."""
         if marks:
             self._marks.update(marks)
+        self.check_stale(paint=False)
+        unmarked = False
         for pid in removed or ():
             old = self._all.pop(pid, None)
             if old is not None:
                 self._count(old, -1)
             self._drop(pid)
+            unmarked |= self._marked.pop(pid, 0) is None
         for row in rows:
             if row.mark is not None:
                 self._marks.setdefault(row.symbol, row.mark)
             old = self._all.get(row.plan_id)
             if old is not None:
                 self._count(old, -1)
+            else:
+                self._age[row.plan_id] = len(self._age)
             self._all[row.plan_id] = row
             self._count(row, +1)
-            if not _matches(row, self.filter_text):
+            if not _matches(self.current(row), self.filter_text, self._stale):
                 self._drop(row.plan_id)
             elif row.plan_id not in self._shown:
-                cells = cells_of(self.current(row))
-                self.add_row(*(_render(c, r) for c, r in zip(cells, self._right, strict=True)), key=row.plan_id)
-                self._shown[row.plan_id] = cells
+                self._add(row)
+        if unmarked:
+            self._marks_changed()
+        if self._sort is not None and (rows or removed or (marks and self._sort in ("upnl", "mark"))):
+            self._reorder()
         if paint:
             self.refresh_visible()
 
@@ -182,7 +245,7 @@ class PlansTable(DataTable[Text]):
             row = self._all.get(key)
             if row is None:
                 continue
-            cells = cells_of(self.current(row))
+            cells = self._cells(row)
             old = self._shown.get(key)
             if old == cells:
                 continue
@@ -199,22 +262,139 @@ class PlansTable(DataTable[Text]):
             except RowDoesNotExist:
                 pass
 
-    def set_filter(self, text: str) -> None:
-        """Show only rows matching `text` (plan id, symbol, side, long/short, status). Keeps ledger order."""
+    def set_filter(self, text: str, *, force: bool = False) -> None:
+        """Show only rows matching `text` (tui.plan_filter), in the current sort order (else the ledger's)."""
         text = text.strip()
-        if text == self.filter_text:
+        if text == self.filter_text and not force:
             return
         keep = self.selected_plan_id
         self.filter_text = text
+        if not force:
+            self._stale = frozenset(self.stale_source())
         self.clear()
         self._shown.clear()
+        self._order = []
         for r in self._all.values():
-            if _matches(r, text):
-                cells = cells_of(self.current(r))
-                self.add_row(*(_render(c, rt) for c, rt in zip(cells, self._right, strict=True)), key=r.plan_id)
-                self._shown[r.plan_id] = cells
+            if _matches(self.current(r), text, self._stale):
+                self._add(r)
+        if self._sort is not None:
+            self._reorder(follow=False)
         if keep is not None and keep in self._shown:
             self.move_cursor(row=self.get_row_index(keep))
+
+    # ---------------------------------------------------------------------------------------------- sorting
+
+    def sort_by(self, column: str | None, descending: bool | None = None) -> None:
+        """Order the rows by `column` (a COLUMNS key; None: the ledger's order); the cursor stays on its plan."""
+        self._sort = column
+        self._descending = SORTS[column][1] if descending is None and column else bool(descending)
+        self._reorder()
+        self._show_labels()
+        self.refresh_visible()
+
+    @property
+    def sort_state(self) -> tuple[str | None, bool]:
+        return self._sort, self._descending
+
+    def action_sort_next(self) -> None:
+        cycle = SORT_CYCLE
+        nxt = cycle[(cycle.index(self._sort) + 1) % len(cycle)] if self._sort in cycle else cycle[1]
+        self.sort_by(nxt)
+        self.notify(f"sorted by {self._sort_name()}" if nxt else "in the ledger's order", timeout=2)
+
+    def action_sort_reverse(self) -> None:
+        if self._sort is None:
+            self.sort_by("plan", descending=True)  # the ledger's order reversed: newest first
+        else:
+            self.sort_by(self._sort, not self._descending)
+
+    def _sort_name(self) -> str:
+        if self._sort is None:
+            return "ledger order"
+        return f"{SORT_NAMES.get(self._sort, self._sort)} {'▼' if self._descending else '▲'}"
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        event.stop()
+        column = str(event.column_key.value)
+        if column == self._sort:
+            self.sort_by(column, not self._descending)
+        else:
+            self.sort_by(column)
+
+    def _reorder(self, *, follow: bool = True) -> None:
+        """Put the shown rows in the sort order (DataTable.sort would compare rendered cells: this compares the
+        plans' values at the newest marks). Only the row order changes; the cursor follows its plan."""
+        keep = self.selected_plan_id if follow else None
+        shown = self._shown
+        if self._sort is None:
+            order = sorted(shown, key=self._age.__getitem__)
+        else:
+            order = sorted_ids(((pid, self.current(self._all[pid]), self._age[pid]) for pid in shown),
+                               self._sort, self._descending)
+        if order == self._order and len(order) == self.row_count:
+            return
+        self._order = order
+        rows = self.rows
+        self._row_locations = TwoWayDict({rows[pid].key: i for i, pid in enumerate(order) if pid in rows})
+        self._update_count += 1
+        self.refresh()
+        if keep is not None and keep in shown:
+            index = self._row_locations.get(rows[keep].key)
+            if index is not None and index != self.cursor_row:
+                self.move_cursor(row=index, animate=False)
+
+    def _show_labels(self) -> None:
+        """The plan column's header counts the marks; the sorted column's header shows the direction."""
+        for key, label, width, right in COLUMNS:
+            text = label
+            if key == "plan" and self._marked:
+                text = f"{MARK}{len(self._marked)} marked"
+            if key == self._sort:
+                text = f"{text[:width - 2]} {'▼' if self._descending else '▲'}"
+            column = self.columns.get(ColumnKey(key))
+            if column is not None and column.label.plain != text:
+                column.label = Text(text, justify="right" if right else "left",
+                                    style="bold reverse" if key == "plan" and self._marked else "")
+                self._update_count += 1
+        self.refresh()
+
+    # ---------------------------------------------------------------------------------------------- marks
+
+    def action_toggle_mark(self) -> None:
+        pid = self.selected_plan_id
+        if pid is None:
+            return
+        if self._marked.pop(pid, 0) == 0:
+            self._marked[pid] = None
+        self._marks_changed()
+
+    def action_mark_shown(self) -> None:
+        """Mark every plan the filter shows (all of them without a filter)."""
+        for pid in self.shown_ids():
+            self._marked[pid] = None
+        self._marks_changed()
+
+    def action_clear_marks(self) -> None:
+        if self._marked:
+            self._marked.clear()
+            self._marks_changed()
+
+    def set_marked(self, plan_ids: Collection[str]) -> None:
+        self._marked = {pid: None for pid in plan_ids if pid in self._all}
+        self._marks_changed()
+
+    def marked_ids(self) -> list[str]:
+        """The marked plans that still exist, in the order they were marked."""
+        return [pid for pid in self._marked if pid in self._all]
+
+    @property
+    def marked_count(self) -> int:
+        return len(self._marked)
+
+    def _marks_changed(self) -> None:
+        self._show_labels()
+        self.refresh_visible()
+        self.post_message(self.MarksChanged(len(self._marked)))
 
     # ---------------------------------------------------------------------------------------------- reads
 
@@ -226,6 +406,14 @@ class PlansTable(DataTable[Text]):
     def plan_rows(self) -> list[PlanRow]:
         """Every plan's row with the newest mark (not `rows`: DataTable's own `rows` dict would shadow it)."""
         return [self.current(r) for r in self._all.values()]
+
+    def shown_ids(self) -> list[str]:
+        """The plans the table shows, top to bottom."""
+        return [str(self._row_locations.get_key(i).value) for i in range(self.row_count)]
+
+    @property
+    def stale_symbols(self) -> Collection[str]:
+        return self._stale
 
     @property
     def total_plans(self) -> int:
@@ -266,5 +454,7 @@ class PlansTable(DataTable[Text]):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
         key = event.row_key.value if event.row_key is not None else None
-        self.post_message(self.Selected(None if key is None else str(key)))
-
+        pid = None if key is None else str(key)
+        if pid != self._highlighted or pid is None:  # a re-sort moves the cursor with its plan: not a new plan
+            self._highlighted = pid
+            self.post_message(self.Selected(pid))
