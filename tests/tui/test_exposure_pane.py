@@ -9,7 +9,9 @@ from pathlib import Path
 from core.ledger import Ledger
 from core.models import Fill, LedgerState, MarketRules, PlanStatus, TradePlan
 from tests.tui.conftest import SIZE, Desk, ready, screen_of, until
+from tests.tui.test_alert_kinds import kinds, marked
 from tests.tui.test_exposure import row
+from tui.alerts import AlertKind
 from tui.exposure import ExposureBook, exposure
 from tui.pnl import PlanPnL, RealisedBook, read_plan_pnl
 from tui.screenshots import FROZEN
@@ -89,6 +91,7 @@ async def test_the_pane_shows_exposure_where_it_fits_and_a_stop_fill_realises(de
         assert pane.display
         desk.engine.set_mark("BTCUSDT", D("97000"), FROZEN)  # TPL_1's stop (98,000) fills: a realised loss
         await until(pilot, lambda: app._realised.today("TPL_1")[0] < 0, what="realised today")
+        assert (AlertKind.STOP_FILLED, "TPL_1") in kinds(app) and marked(app, "TPL_1")
         await until(pilot, lambda: "TPL_1 -" in pane.plain_text(), what="the plan in the pane")
         await pilot.press("E")
         screen = await screen_of(pilot, ExposureScreen)
