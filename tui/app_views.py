@@ -43,7 +43,7 @@ class DeskViewsMixin:
     def exposure_fits(self) -> bool:
         """Shown by default only where it does not squeeze the rest: 112+ columns and 35+ lines. It sits above
         the activity log (never over the plans table); on 80x24 the log's column is 40 wide and 10 high, so it
-        starts hidden there and `e` shows it in place of most of the log."""
+        starts hidden there and `e` shows it in place of the log (app.tcss)."""
         w, h = self.size  # type: ignore[attr-defined]
         return bool(w >= 112 and h >= 35)
 
@@ -54,7 +54,11 @@ class DeskViewsMixin:
     def _fit_pane(self) -> None:
         pane = getattr(self, "_pane", None)
         if pane is not None:
-            pane.display = self.exposure_fits() if self._expo_choice is None else self._expo_choice
+            self._show_pane(self.exposure_fits() if self._expo_choice is None else self._expo_choice)
+
+    def _show_pane(self, shown: bool) -> None:
+        self._pane.display = shown
+        self.set_class(shown, "-exposure")  # type: ignore[attr-defined]  # (short terminals: the pane or the log)
 
     def views_poll(self, ch: Changes) -> None:
         """From the app's poll: fold the drain into the sums; re-render and re-read P&L when due."""
@@ -74,6 +78,8 @@ class DeskViewsMixin:
         self._pnl_busy = False
         self._realised.update(pnl)
         self._expo.changed = True
+        if self._pane.display:  # (at most once per pnl_interval)
+            self._render_exposure(time.monotonic())
 
     def _render_exposure(self, now: float) -> None:
         self._expo_rendered = now
@@ -88,7 +94,7 @@ class DeskViewsMixin:
 
     def action_toggle_exposure(self) -> None:
         self._expo_choice = not self._pane.display
-        self._pane.display = self._expo_choice
+        self._show_pane(self._expo_choice)
         if self._expo_choice:
             self._render_exposure(time.monotonic())
 

@@ -61,7 +61,7 @@ class ForeignOrdersScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="foreign-box"):
-            yield Static("Orders at the venue that are not ours · read-only: plandesk never cancels them",
+            yield Static("Foreign orders: at the venue, not ours · read-only, never cancelled by plandesk",
                          id="foreign-title")
             yield DataTable(id="foreign-table", cursor_type="row", zebra_stripes=True)
             yield Static("asking the venue…", id="foreign-count")
