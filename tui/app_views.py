@@ -57,8 +57,10 @@ class DeskViewsMixin:
             self._show_pane(self.exposure_fits() if self._expo_choice is None else self._expo_choice)
 
     def _show_pane(self, shown: bool) -> None:
+        """Show or hide the pane; on a short terminal (under 35 lines) it takes the activity log's place."""
         self._pane.display = shown
-        self.set_class(shown, "-exposure")  # type: ignore[attr-defined]  # (short terminals: the pane or the log)
+        short = self.size.height < 35  # type: ignore[attr-defined]
+        self.set_class(shown and short, "-exposure-over-log")  # type: ignore[attr-defined]
 
     def views_poll(self, ch: Changes) -> None:
         """From the app's poll: fold the drain into the sums; re-render and re-read P&L when due."""
@@ -85,6 +87,10 @@ class DeskViewsMixin:
         self._expo_rendered = now
         symbols, totals = self._expo.summary()
         self._pane.show(symbols, totals, self._realised)
+
+    def on_exposure_pane_resized(self, _event: Any) -> None:
+        """The pane above the activity log grew or shrank: keep the log's newest lines in view."""
+        self._logw.scroll_end(animate=False)  # type: ignore[attr-defined]
 
     def exposure_symbols(self) -> set[str]:
         """Symbols with ACTIVE plans holding a position (their marks must be fresh)."""

@@ -35,11 +35,16 @@ async def _exposure(pilot: Pilot, desk: Desk) -> None:
     app.pnl_interval = 0.0
     desk.engine.set_mark("BTCUSDT", Decimal("97000"), FROZEN)  # TPL_1's stop fills: a realised loss
 
+    await until(pilot, lambda: (p := desk.ledger.get_plan("TPL_1")).net_position == 0 and not p.open_orders,
+                what="the stop fill and the take profit it orphaned cancelled")
+
     def realised() -> bool:
         app.poll()
         return bool(app._realised.today("TPL_1")[0] < 0)
 
     await until(pilot, realised, what="realised P&L")
+    await pilot.pause(0.2)
+    app.poll()  # everything the fill caused is in the activity log before the screen opens
     await pilot.press("E")
     await screen_of(pilot, ExposureScreen)
 
@@ -51,7 +56,7 @@ async def _pane_small(pilot: Pilot, desk: Desk) -> None:
 
 
 SCENES = [
-    (Scene("12-foreign-orders", "o: orders at the venue that are not ours, read-only", _foreign), [(160, 50), (80, 24)]),
+    (Scene("12-foreign-orders", "o: orders at the venue not ours, read-only", _foreign), [(160, 50), (80, 24)]),
     (Scene("13-exposure-pnl", "E: exposure per symbol, realised P&L per plan", _exposure), [(160, 50), (80, 24)]),
     (Scene("14-exposure-pane-small", "e on 80x24: the pane shown on request", _pane_small), [(80, 24)]),
 ]

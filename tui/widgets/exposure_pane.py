@@ -14,8 +14,10 @@ from decimal import Decimal
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.message import Message
 from textual.widgets import Static
 
 from tui.exposure import DeskTotals, SymbolExposure
@@ -89,7 +91,14 @@ def totals_lines(totals: list[DeskTotals], realised: RealisedBook) -> list[Text]
 
 
 class ExposurePane(Vertical):
-    """Title and body; `show(...)` re-renders the body."""
+    """Title and body; `show(...)` re-renders the body. Posts `Resized` when its height changes (the activity
+    log below it keeps its newest lines in view)."""
+
+    class Resized(Message):
+        pass
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.post_message(self.Resized())
 
     def compose(self) -> ComposeResult:
         yield Static("exposure & P&L  (e hide · E every plan)", classes="pane-title")
