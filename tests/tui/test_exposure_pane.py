@@ -92,7 +92,7 @@ async def test_the_pane_shows_exposure_where_it_fits_and_a_stop_fill_realises(de
         desk.engine.set_mark("BTCUSDT", D("97000"), FROZEN)  # TPL_1's stop (98,000) fills: a realised loss
         await until(pilot, lambda: app._realised.today("TPL_1")[0] < 0, what="realised today")
         assert (AlertKind.STOP_FILLED, "TPL_1") in kinds(app) and marked(app, "TPL_1")
-        await until(pilot, lambda: "TPL_1 -" in pane.plain_text(), what="the plan in the pane")
+        await until(pilot, lambda: "by plan TPL_1 -" in pane.plain_text(), what="the plan in the pane")
         await pilot.press("E")
         screen = await screen_of(pilot, ExposureScreen)
         table = screen.query_one("#exposure-plans")

@@ -81,7 +81,7 @@ def totals_lines(totals: list[DeskTotals], realised: RealisedBook) -> list[Text]
     lines.append(line)
     top = realised.ranked(TOP_PLANS)
     if top:
-        line = Text("by plan ", style="dim")
+        line = Text("since open, by plan ", style="dim")
         for i, (p, _day, _fees) in enumerate(top):
             line.append(" · " if i else "")
             line.append(f"{p.plan_id} ")
