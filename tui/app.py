@@ -27,12 +27,14 @@ from tui.alerts import AlertBook
 from tui.app_actions import DeskActions
 from tui.app_alerts import AlertsMixin
 from tui.app_order_actions import OrderActions
+from tui.app_views import DeskViewsMixin
 from tui.bridge import DeskBridge
 from tui.screens.action_inputs import ScaleScreen, StopScreen
 from tui.screens.preview import CONFIRM_GUARD, PreviewScreen
 from tui.widgets.activity import ActivityLog
 from tui.widgets.desk_input import DeskInput
 from tui.widgets.detail import PlanDetail
+from tui.widgets.exposure_pane import ExposurePane
 from tui.widgets.fmt import num
 from tui.widgets.header import DeskHeader
 from tui.widgets.plans_table import PlansTable
@@ -54,7 +56,7 @@ def new_directive_id() -> str:
     return f"STR_{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}_{secrets.token_hex(3)}"
 
 
-class PlanDeskApp(AlertsMixin, OrderActions, DeskActions, App[None]):
+class PlanDeskApp(AlertsMixin, DeskViewsMixin, OrderActions, DeskActions, App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "plandesk"
     BINDINGS = [
@@ -71,6 +73,9 @@ class PlanDeskApp(AlertsMixin, OrderActions, DeskActions, App[None]):
         Binding("escape", "clear_filter", "Clear filter", id="clear_filter", show=False),
         Binding("j", "journal", "Journal", id="journal"),
         Binding("a", "acknowledge_alerts", "Ack alerts", id="alerts.ack", show=False),
+        Binding("e", "toggle_exposure", "Exposure", id="exposure"),
+        Binding("E", "exposure_screen", "Exposure & P&L by plan", id="exposure_screen", show=False),
+        Binding("o", "foreign_orders", "Foreign orders", id="foreign_orders", show=False),
         Binding("q", "quit_desk", "Quit", id="quit"),
         Binding("question_mark,f1", "help", "Help", id="help", key_display="?", priority=True),
     ]
@@ -126,6 +131,7 @@ class PlanDeskApp(AlertsMixin, OrderActions, DeskActions, App[None]):
                 yield Static("plan detail: groups → orders → fills", classes="pane-title")
                 yield PlanDetail(id="detail")
             with Vertical(id="log-box"):
+                yield ExposurePane(id="exposure")
                 yield Static("activity", classes="pane-title")
                 yield ActivityLog(id="log")
         yield Footer()
@@ -141,6 +147,7 @@ class PlanDeskApp(AlertsMixin, OrderActions, DeskActions, App[None]):
         self._filter.cursor_blink = self.cursor_blink
         self._banner.display = False
         self._table.focus()
+        self.views_mount()
         self.on_resize()
         self.log_line("info", f"connecting to {self.venue}…")
         self._await(self.bridge.start(), "bridge-start", self._desk_opened)
@@ -151,6 +158,7 @@ class PlanDeskApp(AlertsMixin, OrderActions, DeskActions, App[None]):
     def on_resize(self) -> None:
         self.set_class(self.size.height < 35, "-short")
         self.set_class(self.size.width < 112, "-narrow")
+        self.views_resize()
 
     def _painted(self) -> None:
         if self.first_paint is None:
@@ -222,7 +230,9 @@ class PlanDeskApp(AlertsMixin, OrderActions, DeskActions, App[None]):
             counts = f"{table.total_plans} plans · {table.active_plans} active · uPnL {num(upnl)}"
             if table.filter_text:
                 counts += f" · filter '{table.filter_text}': {table.visible_count} shown"
-            self.watch_alerts(ch, outcomes, self.clock())
+            self.views_poll(ch)
+            self.watch_alerts(ch, outcomes, self.clock(), self.exposure_symbols())
+            table.set_alerted(self.alerted_subjects())
             if self.alerts.header_text():
                 counts += f" · ⚠ {self.alerts.header_text()}"
             for header in (self._header, getattr(self.screen, "header", None)):

@@ -337,3 +337,28 @@ class DeskBridge(LiveView):
             with self._lock:
                 self._desk = DeskStatus.HALTED
         return report
+
+    # ---------------------------------------------------------------------------------------------- read-only views
+    # For the exposure pane (realised P&L) and the foreign orders screen: reads only; nothing here sends or cancels.
+
+    def plan_pnl(self) -> Future[dict[str, Any]]:
+        """Every plan's realised P&L and fees (tui.pnl.PlanPnL by plan id), on the read-only connection."""
+        from tui.pnl import read_plan_pnl
+
+        return self._pool.submit(lambda: read_plan_pnl(self._read()))
+
+    def foreign_orders(self) -> Future[Any]:
+        """The venue's open orders that are not in our ledger (tui.foreign.ForeignListing)."""
+        return self.submit(self._foreign_orders())
+
+    async def _foreign_orders(self) -> Any:
+        from tui.foreign import ForeignListing, known_client_ids
+
+        await self._ensure_ready()
+        rt = self._rt()
+        venue = await rt.connector.open_orders()
+        ours = await asyncio.wrap_future(self._pool.submit(
+            lambda: known_client_ids(self._read(), (o.client_order_id for o in venue))))
+        foreign = sorted((o for o in venue if o.client_order_id not in ours),
+                         key=lambda o: (o.symbol, o.client_order_id))
+        return ForeignListing(orders=foreign, venue_open=len(venue), cancel_all_off=sorted(rt.handler.foreign_seen))

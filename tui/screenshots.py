@@ -307,12 +307,25 @@ SMALL_SCENES = ("01-main", "02-stop-input", "05-new-plan-input", "06-preview-war
                 "10-flatten-done")
 
 
+def hold_toasts(app: Any) -> None:
+    """Toasts expire on the wall clock, so a loaded machine took some pictures with a toast and some without: in
+    pictures every toast stays until the picture is taken."""
+    notify = app.notify
+
+    def held(*args: Any, **kw: Any) -> None:
+        kw["timeout"] = 3600
+        notify(*args, **kw)
+
+    app.notify = held
+
+
 def run_scene(scene: Scene, folder: Path, compare: Callable[..., Any] | None = None,
               size: tuple[int, int] = SIZE) -> Any:
     """Run a scene; with `compare` (pytest-textual-snapshot's snap_compare) return its result, else the SVG."""
     from textual._doc import take_svg_screenshot
 
     desk = frozen_desk(folder, gated=scene.gated)
+    hold_toasts(desk.app)
 
     async def run_before(pilot: Pilot) -> None:
         await ready(pilot)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from decimal import Decimal
 
+from rich.style import Style
 from rich.text import Text
 from textual._two_way_dict import TwoWayDict
 from textual.binding import Binding
@@ -458,3 +459,27 @@ class PlansTable(FastDataTable):
         if pid != self._highlighted or pid is None:  # a re-sort moves the cursor with its plan: not a new plan
             self._highlighted = pid
             self.post_message(self.Selected(pid))
+
+    # ---------------------------------------------------------------------------------------------- alert marks
+    # (tui.app_alerts): a row whose plan id or symbol has an active alert gets the `plans--alerted` row style
+    # (its colour is in app.tcss)
+
+    COMPONENT_CLASSES = {"plans--alerted"}
+    _alerted: frozenset[str] = frozenset()
+
+    def set_alerted(self, subjects: set[str]) -> None:
+        """Mark the rows of these plan ids and symbols (an empty set clears every mark)."""
+        if subjects == self._alerted:
+            return
+        self._alerted = frozenset(subjects)
+        self._update_count += 1  # DataTable's line caches are keyed by it
+        self.refresh()
+
+    def _get_row_style(self, row_index: int, base_style: Style) -> Style:
+        style = super()._get_row_style(row_index, base_style)
+        if self._alerted and row_index >= 0:
+            key = self._row_locations.get_key(row_index)
+            row = None if key is None else self._all.get(str(key.value))
+            if row is not None and (row.plan_id in self._alerted or row.symbol in self._alerted):
+                style += self.get_component_styles("plans--alerted").rich_style
+        return style
