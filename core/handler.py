@@ -383,9 +383,11 @@ class ExecutionHandler:
         status = _group_status(mine, len(mine))
         if finished and finished[-1] is status:
             return  # already written with the trade's answer
-        with ledger.transaction():  # one commit
+        def final() -> None:
             ledger.set_group_status(group_id, status)
             ledger.close_if_flat(plan_id)
+
+        await ops.commits.run(final)  # with the other plans' writes of this loop turn: one commit
 
     # ---- flatten rounds -----------------------------------------------------------------------------------
     async def _finish_flatten(

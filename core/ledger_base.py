@@ -161,6 +161,29 @@ class LedgerBase:
             self._conn.execute("COMMIT")
 
     @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Writes that succeed or fail as one inside the surrounding transaction (its own transaction if there is
+        none): on an exception only they are rolled back, and the exception goes on."""
+        with self._lock:
+            if not self._depth:
+                with self._tx():
+                    yield
+                return
+            self._depth += 1
+            name = f"sp{self._depth}"
+            self._conn.execute(f"SAVEPOINT {name}")
+            try:
+                yield
+            except BaseException:
+                self._conn.execute(f"ROLLBACK TO {name}")
+                self._conn.execute(f"RELEASE {name}")
+                raise
+            else:
+                self._conn.execute(f"RELEASE {name}")
+            finally:
+                self._depth -= 1
+
+    @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
         """A consistent read (one read transaction, or the surrounding write transaction)."""
         with self._lock:
