@@ -327,6 +327,17 @@ class Ledger(LedgerPnl):
             self._bump(c, plan_id)
             return new
 
+    def cancel_orders(self, orders: list[tuple[str, str, str | None]]) -> None:
+        """Mark orders CANCELLED in bulk: (plan_id, order_id, reason or None to keep it) each, every one open
+        (the caller checked the transition on what it has just read). One version bump per plan."""
+        if not orders:
+            return
+        with self._tx() as c:
+            c.executemany("UPDATE orders SET status = ?, reason = COALESCE(?, reason) WHERE order_id = ?",
+                          [(OrderStatus.CANCELLED.value, reason, oid) for _p, oid, reason in orders])
+            c.executemany("UPDATE plans SET version = version + 1 WHERE plan_id = ?",
+                          [(pid,) for pid in dict.fromkeys(p for p, _o, _r in orders)])
+
     @staticmethod
     def _write_order(c: sqlite3.Connection, o: Order) -> None:
         c.execute(

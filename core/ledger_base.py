@@ -320,6 +320,13 @@ class LedgerBase:
             r = c.execute(f"SELECT {ORDER_COLS} FROM orders WHERE client_order_id = ?", (client_order_id,)).fetchone()
         return None if r is None else (r[1], order_from_row(r))
 
+    def find_orders(self, client_order_ids: Iterable[str]) -> dict[str, tuple[str, Order]]:
+        """(plan_id, order) of each order with one of these client order ids (unknown ids are absent): one query."""
+        with self._read() as c:
+            rows = c.execute(f"SELECT {ORDER_COLS} FROM orders WHERE client_order_id" + _IN_IDS,
+                             (json.dumps(list(client_order_ids)),)).fetchall()
+        return {r[10]: (r[1], order_from_row(r)) for r in rows}
+
     def get_order(self, order_id: str) -> tuple[str, Order] | None:
         """(plan_id, order) of the order with this order id."""
         with self._read() as c:

@@ -48,6 +48,19 @@ class LedgerPnl(LedgerBase):
             out[pid] += Decimal(value)
         return {pid: fit(v) for pid, v in out.items()}
 
+    def fill_totals(self, plan_ids: Iterable[str]) -> dict[str, tuple[Decimal, Decimal]]:
+        """Per order of these plans that has fills: (quantity filled, sum of price x quantity). One query, no
+        models built."""
+        out: dict[str, tuple[Decimal, Decimal]] = {}
+        with self._read() as c:
+            rows = c.execute("SELECT order_id, price, quantity FROM fills WHERE plan_id" + _IN,
+                             (json.dumps(list(dict.fromkeys(plan_ids))),)).fetchall()
+        for oid, price, qty in rows:
+            q, n = out.get(oid, (Decimal(0), Decimal(0)))
+            dq = Decimal(qty)
+            out[oid] = (q + dq, n + dq * Decimal(price))
+        return out
+
     def order_fill_totals(self, plan_id: str, order_id: str) -> tuple[Decimal, Decimal]:
         """(sum of price x quantity, sum of fees) of the fills recorded for one order of the plan."""
         with self._read() as c:

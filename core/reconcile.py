@@ -144,23 +144,32 @@ def apply_cancelled(ledger: Ledger, cancelled: list[VenueOrder], plan_ids: list[
     """Apply the answer of a cancel-all call; `plan_ids`: the plans whose orders it is expected to hold.
     Returns (order ids now CANCELLED, client order ids the ledger does not know).
 
-    The orders are read in one go (the ledger's per-plan cache makes that cheap) and written in one transaction
-    (hundreds of orders: one commit instead of one each). Nothing in here awaits, so nothing else on this loop
-    writes in between."""
+    The orders are read in one query and written in one transaction (hundreds of orders: one commit instead of one
+    each); a plain cancel of an open order (nothing filled since the ledger's record) is one bulk update. Nothing in
+    here awaits, so nothing else on this loop writes in between."""
+    del plan_ids  # the orders are found by client order id, whichever plan holds them
     done: list[str] = []
     strangers: list[str] = []
-    known = {o.client_order_id: (p.plan_id, o) for p in ledger.state(plan_ids).plans for o in p.orders
-             if o.client_order_id is not None}
+    bulk: list[tuple[str, str, str | None]] = []
     with ledger.transaction():
+        known = ledger.find_orders(vo.client_order_id for vo in cancelled)
         for vo in cancelled:
-            found = known.get(vo.client_order_id) or ledger.find_order(vo.client_order_id)
+            found = known.get(vo.client_order_id)
             if found is None:
                 strangers.append(vo.client_order_id)
                 continue
             plan_id, order = found
-            after = apply_venue_order(ledger, plan_id, order, vo, close=False, fresh=vo.client_order_id in known)
+            if (vo.status is OrderStatus.CANCELLED and vo.filled_quantity == order.filled_quantity
+                    and (vo.fee <= 0 or order.filled_quantity == 0)
+                    and (order.status is OrderStatus.CANCELLED or can_transition(order.status, vo.status))):
+                if order.status is not OrderStatus.CANCELLED:
+                    bulk.append((plan_id, order.order_id, vo.reason))
+                done.append(order.order_id)
+                continue
+            after = apply_venue_order(ledger, plan_id, order, vo, close=False, fresh=True)
             if after.status is OrderStatus.CANCELLED:
                 done.append(after.order_id)
+        ledger.cancel_orders(bulk)
     return done, strangers
 
 
