@@ -17,9 +17,9 @@ from decimal import Decimal
 from pydantic import ValidationError
 
 from core.ledger_base import _OPEN_IN, LedgerError
+from core.ledger_bulk import LedgerBulk
 from core.ledger_math import Position, apply_fill_to_position
 from core.ledger_owner import process_owner
-from core.ledger_pnl import LedgerPnl
 from core.ledger_schema import (
     ORDER_COLS,
     PLAN_COLS,
@@ -69,7 +69,7 @@ def _first_error(exc: ValidationError) -> str:
     return f"{loc}: {err['msg']}" if loc else str(err["msg"])
 
 
-class Ledger(LedgerPnl):
+class Ledger(LedgerBulk):
     """See the module doc. Thread-safe; open ``":memory:"`` for a throwaway ledger."""
 
     # -- helpers (inside a transaction) ---------------------------------------------------------------------------
@@ -326,17 +326,6 @@ class Ledger(LedgerPnl):
             self._write_order(c, new)
             self._bump(c, plan_id)
             return new
-
-    def cancel_orders(self, orders: list[tuple[str, str, str | None]]) -> None:
-        """Mark orders CANCELLED in bulk: (plan_id, order_id, reason or None to keep it) each, every one open
-        (the caller checked the transition on what it has just read). One version bump per plan."""
-        if not orders:
-            return
-        with self._tx() as c:
-            c.executemany("UPDATE orders SET status = ?, reason = COALESCE(?, reason) WHERE order_id = ?",
-                          [(OrderStatus.CANCELLED.value, reason, oid) for _p, oid, reason in orders])
-            c.executemany("UPDATE plans SET version = version + 1 WHERE plan_id = ?",
-                          [(pid,) for pid in dict.fromkeys(p for p, _o, _r in orders)])
 
     @staticmethod
     def _write_order(c: sqlite3.Connection, o: Order) -> None:
