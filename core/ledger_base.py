@@ -87,7 +87,7 @@ class LedgerBase:
                 self._check_tables()
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
-            self._conn.executescript(SCHEMA)
+            self._conn.executescript("BEGIN IMMEDIATE;\n" + SCHEMA + "\nCOMMIT;")  # one commit, not one per table
             self._check_schema_version()
         except sqlite3.DatabaseError as exc:
             raise LedgerError(f"cannot open ledger {self.path}: {exc}") from None
