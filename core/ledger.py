@@ -362,28 +362,32 @@ class Ledger(LedgerBulk):
         if fill.quantity <= 0 or fill.price <= 0:
             raise LedgerError(f"apply_fill {fill.fill_id}: quantity and price must be greater than 0")
 
-    def record_fill(self, order_id: str, fill: Fill, *, order: Order | None = None,
+    def record_fill(self, order_id: str, fill: Fill, *, order: Order | None = None, plan_id: str | None = None,
                     status: OrderStatus | None = None, reason: str | None = None) -> Order | None:
         """``apply_fill`` returning only the order as stored after it (no reload of the whole plan). A fill already
         recorded (same fill_id) changes nothing and returns the order as it is (None if there is no such order).
 
-        `order`: the order as the caller has just read it in the same transaction (saves a read). `status`: the
+        `order` (and its `plan_id`): the order as the caller has just read it in the same transaction (saves a
+        read). `status`: the
         status the venue reports with the fill; the order takes it after the fill if the transition table allows it
         (with `reason`), in the same write: one order write, one plan write, one version bump."""
         self._check_fill(fill)
         with self._tx():
-            return self._apply_fill(order_id, fill, order, status, reason)[1]
+            return self._apply_fill(order_id, fill, order, status, reason, plan_id)[1]
 
     def _apply_fill(self, order_id: str, fill: Fill, current: Order | None = None,
-                    status: OrderStatus | None = None, reason: str | None = None) -> tuple[str, Order | None]:
+                    status: OrderStatus | None = None, reason: str | None = None,
+                    current_plan: str | None = None) -> tuple[str, Order | None]:
         """apply_fill's work, inside the caller's transaction: (plan id, the order as stored after the fill)."""
         with self._tx() as c:
             known = c.execute("SELECT plan_id FROM fills WHERE fill_id = ?", (fill.fill_id,)).fetchone()
             if known is not None:
                 row = c.execute(f"SELECT {ORDER_COLS} FROM orders WHERE order_id = ?", (order_id,)).fetchone()
                 return known[0], None if row is None else order_from_row(row)
-            plan_id, order = self._order_row(c, order_id, "apply_fill") if current is None or (
-                current.order_id != order_id) else (self._plan_of(c, order_id), current)
+            if current is None or current.order_id != order_id:
+                plan_id, order = self._order_row(c, order_id, "apply_fill")
+            else:
+                plan_id, order = current_plan or self._plan_of(c, order_id), current
             if fill.side is not order.side:
                 raise LedgerError(
                     f"apply_fill {fill.fill_id}: fill side {fill.side} does not match the side {order.side} "

@@ -114,7 +114,8 @@ def _apply_venue_order(ledger: Ledger, plan_id: str, order: Order, venue: VenueO
             time=now or datetime.now(UTC).isoformat(),
         )
         # the fill and the status the venue reports with it: one order write, one plan write
-        order = ledger.record_fill(order.order_id, fill, order=order, status=target, reason=venue.reason) or order
+        order = ledger.record_fill(order.order_id, fill, order=order, plan_id=plan_id, status=target,
+                                   reason=venue.reason) or order
     elif venue.fee > 0 and order.filled_quantity > 0:
         ledger.add_fee(plan_id, order.order_id, venue.fee)  # the fee of fills recorded before it was known
     if target != order.status:
