@@ -16,10 +16,11 @@ from core.ledger_schema import (
     enc,
     fill_params,
     fill_ts,
+    group_params,
     order_params,
     plan_status,
 )
-from core.models import Fill, Order, OrderStatus, PlanStatus
+from core.models import ExecutionGroup, Fill, Order, OrderStatus, PlanStatus
 
 
 class LedgerBulk(LedgerPnl):
@@ -33,6 +34,26 @@ class LedgerBulk(LedgerPnl):
                           [(OrderStatus.CANCELLED.value, reason, oid) for _p, oid, reason in orders])
             c.executemany("UPDATE plans SET version = version + 1 WHERE plan_id = ?",
                           [(pid,) for pid in dict.fromkeys(p for p, _o, _r in orders)])
+
+    def add_groups(self, items: list[tuple[str, ExecutionGroup]]) -> set[str]:
+        """Record many plans' new execution groups, (plan_id, group) each, in a few statements. Returns the plan ids
+        whose group is recorded now (added, or there already); a plan that is unknown is left out."""
+        if not items:
+            return set()
+        with self._tx() as c:
+            plan_ids = json.dumps([pid for pid, _g in items])
+            known = {r[0] for r in c.execute("SELECT plan_id FROM plans WHERE plan_id IN "
+                                             "(SELECT value FROM json_each(?))", (plan_ids,))}
+            there = {r[0] for r in c.execute("SELECT group_id FROM exec_groups WHERE group_id IN "
+                                             "(SELECT value FROM json_each(?))",
+                                             (json.dumps([g.group_id for _p, g in items]),))}
+            new = [(pid, g) for pid, g in dict((g.group_id, (pid, g)) for pid, g in items).values()
+                   if pid in known and g.group_id not in there]
+            c.executemany("INSERT INTO exec_groups VALUES (?, ?, ?, ?, ?)", [group_params(pid, g) for pid, g in new])
+            c.executemany("UPDATE plans SET version = version + 1 WHERE plan_id = ?",
+                          [(pid,) for pid in dict.fromkeys(pid for pid, _g in new)])
+            recorded = there | {g.group_id for _p, g in new}
+            return {pid for pid, g in items if pid in known and g.group_id in recorded}
 
     def internal_fills(self, items: list[tuple[str, Order, Fill]]) -> None:
         """Orders that never go to a venue, each filled at once by its one fill (a netted flatten's hand-overs):
