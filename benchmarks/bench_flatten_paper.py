@@ -228,7 +228,7 @@ async def main() -> int:
     print(f"verdict: {best_median * 1000:.0f} ms median {verdict} the {target * 1000:.0f} ms target "
           f"(ledger NORMAL, max_in_flight=256, cancel-all); one at a time ~{per_plan * n:.1f} s")
     if args.demo:
-        demo_flatten(args.demo, args.demo_runs)
+        await asyncio.to_thread(demo_flatten, args.demo, args.demo_runs)  # its own event loop
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     return 0
 
