@@ -180,7 +180,10 @@ async def main() -> int:
     ap.add_argument("--latency", type=float, default=0.02)
     ap.add_argument("--subset", type=int, default=20, help="plans for the one-call-at-a-time run (extrapolated)")
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--demo", type=int, default=1000, help="demo plans for the in-process flatten (issue 12; 0: skip)")
+    ap.add_argument("--demo-runs", type=int, default=3)
     args = ap.parse_args()
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
     n, lat = args.plans, args.latency
     target = 5 * lat + 0.1
     print(f"flatten-all of {n} plans x {LADDER + 2} open orders ({n * (LADDER + 2)} orders), paper venue with "
@@ -224,7 +227,25 @@ async def main() -> int:
     verdict = "meets" if best_median <= target else "MISSES"
     print(f"verdict: {best_median * 1000:.0f} ms median {verdict} the {target * 1000:.0f} ms target "
           f"(ledger NORMAL, max_in_flight=256, cancel-all); one at a time ~{per_plan * n:.1f} s")
+    if args.demo:
+        await asyncio.to_thread(demo_flatten, args.demo, args.demo_runs)  # its own event loop
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
     return 0
+
+
+def demo_flatten(plans: int, runs: int) -> None:
+    """Issue 12's in-process figure: the flatten of `plans` demo plans (core.demo: three symbols, stops, take
+    profits, ladders) through the handler on the paper venue with no latency, ledger synchronous=FULL."""
+    from benchmarks.bench_flatten_cli import GOAL_INPROC_1000, inproc_flatten
+
+    goal = GOAL_INPROC_1000 * plans / 1000
+    print(f"in-process flatten of {plans} demo plans, paper venue, ledger FULL ({runs} runs each, seeding not timed)")
+    for net in (False, True):
+        walls = [inproc_flatten(plans, net=net, quiet=True) for _ in range(runs)]
+        med = statistics.median(walls)
+        print(f"  {'netted (one close per symbol)' if net else 'per plan (one close per plan)':<34} median "
+              f"{med:6.3f} s  min {min(walls):6.3f}  max {max(walls):6.3f}   goal <= {goal:.2f} s "
+              f"{'ok' if med <= goal else 'MISSES'}")
 
 
 if __name__ == "__main__":

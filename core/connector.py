@@ -72,6 +72,9 @@ class VenueOrder:
     reduce_only: bool = False
     exchange_order_id: str | None = None
     reason: str | None = None
+    #: commission charged on the order so far, cumulative, in the quote asset (0 when the venue does not say:
+    #: the ledger then records the fill without a fee)
+    fee: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True)

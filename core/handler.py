@@ -274,20 +274,11 @@ class ExecutionHandler:
         """Record the round's execution group of every existing plan in one transaction (one commit, not one per
         plan). A plan that is created or reopened by the round, or whose group cannot be added here, does it in its
         own run (where an error stays that plan's)."""
+        wanted = [(plan_id, self._group(rnd.directive_id, plan_id)) for plan_id, cmds in per_plan.items()
+                  if (plan := rnd.start.get(plan_id)) is not None and not (plan.status is PlanStatus.CLOSED and any(
+                      isinstance(c, ExecuteTrade) and c.role is OrderRole.ENTRY for c in cmds))]
         try:
-            with self.ledger.transaction():
-                for plan_id, cmds in per_plan.items():
-                    plan = rnd.start.get(plan_id)
-                    if plan is None or plan.status is PlanStatus.CLOSED and any(
-                        isinstance(c, ExecuteTrade) and c.role is OrderRole.ENTRY for c in cmds
-                    ):
-                        continue
-                    try:
-                        self.ledger.add_group(plan_id, self._group(rnd.directive_id, plan_id))
-                    except LedgerError:  # refused before writing anything
-                        if self.ledger.get_group(_group_id(rnd.directive_id, plan_id)) is None:
-                            continue
-                    rnd.grouped.add(plan_id)
+            rnd.grouped.update(self.ledger.add_groups(wanted))  # a plan the ledger does not know is left out
         except Exception:  # noqa: BLE001 - rolled back: every plan adds its own group
             log.exception("recording the execution groups failed")
             rnd.grouped.clear()
@@ -389,9 +380,11 @@ class ExecutionHandler:
         status = _group_status(mine, len(mine))
         if finished and finished[-1] is status:
             return  # already written with the trade's answer
-        with ledger.transaction():  # one commit
+        def final() -> None:
             ledger.set_group_status(group_id, status)
             ledger.close_if_flat(plan_id)
+
+        await ops.commits.run(final)  # with the other plans' writes of this loop turn: one commit
 
     # ---- flatten rounds -----------------------------------------------------------------------------------
     async def _finish_flatten(

@@ -42,17 +42,20 @@ async def cancel_all_calls(h: ExecutionHandler, batch: ExecutionBatch, report: E
                 others.add(p.symbol)
     symbols = [s for s, ids in wanted.items() if len(ids) > 1 and s not in others]
     ids = {s: [p.plan_id for p in plans.values() if p.symbol == s] for s in symbols}
-    await asyncio.gather(*(_cancel_symbol(h, s, report, ids[s]) for s in symbols))
+    await asyncio.gather(*(_cancel_symbol(h, s, report, ids[s], plans) for s in symbols))
     return bool(symbols)
 
-async def _cancel_symbol(h: ExecutionHandler, symbol: str, report: ExecutionReport, plan_ids: list[str]) -> None:
+async def _cancel_symbol(h: ExecutionHandler, symbol: str, report: ExecutionReport, plan_ids: list[str],
+                         plans: dict[str, TradePlan]) -> None:
     """Cancel-all on one symbol, only when every order open at the venue on it is one this batch cancels: a
-    foreign order (another desk's, a manual one) is never cancelled. Otherwise the plans cancel one by one."""
+    foreign order (another desk's, a manual one) is never cancelled. Otherwise the plans cancel one by one.
+    `plans`: the plans as the round read them, just before (an order placed since then counts as foreign: then
+    the plans cancel one by one)."""
     if symbol in h.foreign_seen:  # someone else trades here: an order of theirs could arrive any moment
         report.notes.append(f"cancel-all {symbol} not used: a foreign order was seen on it before; "
                             f"cancelling one by one")
         return
-    owned = {o.client_order_id or o.order_id for p in h.ledger.state(plan_ids).plans for o in p.open_orders}
+    owned = {o.client_order_id or o.order_id for pid in plan_ids for o in plans[pid].open_orders}
     try:
         async with h.ops.sem:
             asked = time.monotonic()

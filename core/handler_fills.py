@@ -19,12 +19,7 @@ def record_fills(ledger: Ledger, batch: ExecutionBatch, outcomes: dict[int, Comm
     trades = [c for c in batch.commands if isinstance(c, ExecuteTrade) and not c.role.is_protective]
     if not trades:
         return
-    state = ledger.state({c.plan_id for c in trades}, fills=True)
-    fills: dict[str, tuple[Decimal, Decimal]] = {}  # order id -> (quantity, notional)
-    for p in state.plans:
-        for f in p.fills:
-            q, n = fills.get(f.order_id, (Decimal(0), Decimal(0)))
-            fills[f.order_id] = (q + f.quantity, n + f.quantity * f.price)
+    fills = ledger.fill_totals(c.plan_id for c in trades)  # order id -> (quantity, notional)
     for c in trades:
         oc = outcomes.get(c.seq)
         if oc is None or oc.order_id is None or oc.order_id not in fills:

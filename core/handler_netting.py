@@ -54,15 +54,15 @@ def _coid(directive_id: str, *parts: str) -> str:
     return f"NET.{digest}"
 
 
-def _internal_fill(ledger: Ledger, directive_id: str, plan_id: str, side: Side, qty: Decimal, price: Decimal,
-                   fee: Decimal, *parts: str) -> None:
-    """One internal fill on a plan: a synthetic order written and filled in the caller's transaction."""
+def _internal_fill(out: list[tuple[str, Order, Fill]], directive_id: str, plan_id: str, side: Side, qty: Decimal,
+                   price: Decimal, fee: Decimal, *parts: str) -> None:
+    """One internal fill on a plan: a synthetic order filled at once, collected into `out` (recorded together by
+    Ledger.internal_fills in the caller's transaction)."""
     coid = _coid(directive_id, plan_id, *parts)
     order_id = "ORD_" + hashlib.sha256(coid.encode()).hexdigest()[:16]
     order = Order(order_id=order_id, client_order_id=coid, role=OrderRole.EXIT, side=side, type=OrderType.MARKET,
                   quantity=qty, status=OrderStatus.PENDING, reason="internal (netted flatten)")
-    ledger.write_ahead(plan_id, order)
-    ledger.record_fill(order_id, Fill(fill_id=coid, order_id=order_id, side=side, price=price, quantity=qty, fee=fee))
+    out.append((plan_id, order, Fill(fill_id=coid, order_id=order_id, side=side, price=price, quantity=qty, fee=fee)))
 
 
 def consolidate(ledger: Ledger, batch: ExecutionBatch, directive: StrategyDirective) -> NettedFlatten:
@@ -86,10 +86,11 @@ def _consolidate(ledger: Ledger, batch: ExecutionBatch, directive: StrategyDirec
             if sum(1 for q in n.positions.values() if q != 0) < 2:
                 continue
             mark = state.markets[symbol].mark_price
+            out: list[tuple[str, Order, Fill]] = []
             for pid, q in sorted(n.internal.items()):
                 if q > 0:
                     side = Side.SELL if n.positions[pid] > 0 else Side.BUY
-                    _internal_fill(ledger, did, pid, side, q, mark, Decimal(0), "offset")
+                    _internal_fill(out, did, pid, side, q, mark, Decimal(0), "offset")
             carrier = None
             handed: dict[str, Decimal] = {}
             if n.side is not None:
@@ -97,11 +98,12 @@ def _consolidate(ledger: Ledger, batch: ExecutionBatch, directive: StrategyDirec
                 for pid, q in sorted(n.external.items()):
                     if pid == carrier or q == 0:
                         continue
-                    _internal_fill(ledger, did, pid, n.side, q, mark, Decimal(0), "handover")
+                    _internal_fill(out, did, pid, n.side, q, mark, Decimal(0), "handover")
                     handed[pid] = q
                 if handed:  # the carrier takes over the lot in one internal fill
                     total = sum(handed.values(), Decimal(0))
-                    _internal_fill(ledger, did, carrier, n.side.opposite, total, mark, Decimal(0), "takeover", symbol)
+                    _internal_fill(out, did, carrier, n.side.opposite, total, mark, Decimal(0), "takeover", symbol)
+            ledger.internal_fills(out)
             offset = sum((q for pid, q in n.internal.items() if n.positions[pid] > 0), Decimal(0))
             result.notes.append(
                 f"netted {symbol}: {offset} offset internally at {mark}; "
@@ -143,18 +145,20 @@ def _true_up(ledger: Ledger, directive_id: str, netted: NettedFlatten) -> list[s
         got = h.net.apply_fill(min(filled, h.net.remaining), fee)
         side = h.net.side
         moved, moved_fee = Decimal(0), Decimal(0)
+        out: list[tuple[str, Order, Fill]] = []
         with ledger.transaction():
             for pid, (qty, fee_share) in sorted(got.items()):
                 if pid == h.carrier or qty == 0:
                     continue
                 # the plan buys back its hand-over at the mark and sells it at the close's price, with its fee share
-                _internal_fill(ledger, directive_id, pid, side.opposite, qty, h.mark, Decimal(0), "reprice-in")
-                _internal_fill(ledger, directive_id, pid, side, qty, price, fee_share, "reprice-out")
+                _internal_fill(out, directive_id, pid, side.opposite, qty, h.mark, Decimal(0), "reprice-in")
+                _internal_fill(out, directive_id, pid, side, qty, price, fee_share, "reprice-out")
                 moved, moved_fee = moved + qty, moved_fee + fee_share
             if moved:  # and the carrier the other side of those, in one pair (its fee share moves as a negative fee)
-                _internal_fill(ledger, directive_id, h.carrier, side, moved, h.mark, Decimal(0), "give", h.symbol)
-                _internal_fill(ledger, directive_id, h.carrier, side.opposite, moved, price, -moved_fee, "take",
+                _internal_fill(out, directive_id, h.carrier, side, moved, h.mark, Decimal(0), "give", h.symbol)
+                _internal_fill(out, directive_id, h.carrier, side.opposite, moved, price, -moved_fee, "take",
                                h.symbol)
+            ledger.internal_fills(out)
         notes.append(f"netted {h.symbol}: close of {filled} at {price:.8f} allocated to {len(got)} plans")
     with ledger.transaction():  # flat with no order left (also one left so by a killed run): CLOSED, one commit
         for pid in netted.plan_ids:

@@ -9,11 +9,13 @@ import asyncio
 import hashlib
 from collections.abc import Callable
 from decimal import Decimal
+from functools import partial
 
 from core.batch import CancelOrder, ExecuteTrade, ModifyOrder, replacement_client_order_id
 from core.connector import ConnectorError, ConnectorErrorKind, IExecutionConnector, OrderRequest, VenueOrder
 from core.decimals import dec_str, round_down_to
 from core.ledger import Ledger, LedgerError
+from core.ledger_group import CommitGroup
 from core.models import MarketRules, Order, OrderStatus, OrderType, Side, TradePlan
 from core.outcomes import CommandOutcome, OutcomeStatus
 from core.pacing import PacedGate
@@ -31,6 +33,11 @@ def _set(oc: CommandOutcome, emit: Emit, status: OutcomeStatus, detail: str = ""
     oc.status = status
     oc.detail = detail
     emit(oc)
+
+
+def _immediate(order: Order) -> bool:
+    """A MARKET or IOC/FOK order: its final state follows at once."""
+    return order.type is OrderType.MARKET or order.time_in_force is not None and order.time_in_force != "GTC"
 
 
 class OrderOps:
@@ -54,6 +61,8 @@ class OrderOps:
         self.in_flight: set[str] = set()
         #: order ids cancelled through one cancel-all call of the current batch
         self.cancelled_by_all: set[str] = set()
+        #: the writes of the tasks of one loop turn in one transaction (core.ledger_group)
+        self.commits = CommitGroup(ledger)
 
     async def backoff(self, i: int, exc: ConnectorError) -> None:
         wait = exc.retry_after if exc.retry_after is not None else self.delay * (2**i)
@@ -108,7 +117,7 @@ class OrderOps:
                         return
                 await self.backoff(i, exc)
                 continue
-            after = apply_venue_order(self.ledger, plan_id, order, vo, close=False)
+            after = await self.commits.run(partial(apply_venue_order, self.ledger, plan_id, order, vo, close=False))
             detail = "lost the race: filled first" if after.status is OrderStatus.FILLED else str(after.status)
             _set(oc, emit, OutcomeStatus.ACKNOWLEDGED, detail)
             return
@@ -116,26 +125,38 @@ class OrderOps:
 
     # ---- place (shared by trade and protect) --------------------------------------------------------------
     async def place(self, plan_id: str, order: Order, req: OrderRequest, oc: CommandOutcome, emit: Emit) -> None:
+        await self._send_new(plan_id, order.order_id, req, oc, emit, ahead=order)
+
+    async def _write_ahead(self, plan_id: str, order: Order, oc: CommandOutcome, emit: Emit) -> bool:
+        """Write the order ahead (PENDING, with its client order id, owner and proof-of-absence time) in the next
+        group commit; True once that commit is on disk. A refusal fails the command: nothing is sent."""
+        window = absence_window(self.venue)
         try:
-            self.ledger.write_ahead(plan_id, order, absence_window=absence_window(self.venue))
+            await self.commits.run(lambda: self.ledger.write_ahead(plan_id, order, absence_window=window))
         except LedgerError as exc:
             _set(oc, emit, OutcomeStatus.FAILED, f"not sent: {exc}")
-            return
+            return False
         oc.order_id = order.order_id
         emit(oc)
-        await self._send_new(plan_id, order.order_id, req, oc, emit)
+        return True
 
     async def _send_new(self, plan_id: str, order_id: str, req: OrderRequest, oc: CommandOutcome, emit: Emit, *,
-                        unknown_seen: bool = False, done: str = "", finish: Callable[[], None] | None = None) -> None:
-        """Place an order already written ahead, until it is acknowledged, refused, proven absent after bounded
-        attempts, or unknown because the venue stopped answering lookups."""
+                        unknown_seen: bool = False, done: str = "", finish: Callable[[], None] | None = None,
+                        ahead: Order | None = None) -> None:
+        """Place an order until it is acknowledged, refused, proven absent after bounded attempts, or unknown
+        because the venue stopped answering lookups. `ahead`: the order is not in the ledger yet; it is written
+        ahead first, in the group commit of this loop turn (the write-aheads of a wave of orders share one
+        commit), and nothing is sent before that commit. Otherwise it was written ahead before."""
         last = ""
+        if ahead is not None and not await self._write_ahead(plan_id, ahead, oc, emit):
+            return
         self.in_flight.add(req.client_order_id)
         try:
             for i in range(self.attempts):
                 try:
                     async with self.sem.order():  # paced to the venue's order limit; the request goes now (a
-                        # retry, or after waiting here): its proof-of-absence time starts now
+                        # retry, or after waiting here): its proof-of-absence time starts now. Nothing is awaited
+                        # between the gate's checks and the request (a 429 closes the gate for the next one)
                         self.ledger.sending(req.client_order_id, absence_window(self.venue))
                         vo = await self.venue.place_order(req)
                 except ConnectorError as exc:
@@ -178,19 +199,28 @@ class OrderOps:
         _set(oc, emit, OutcomeStatus.FAILED, f"{done}not placed after {self.attempts} attempts: {last}")
 
     async def _settle(self, plan_id: str, order_id: str, vo: VenueOrder,
-                      finish: Callable[[], None] | None = None) -> Order | None:
+                      finish: Callable[[], None] | None = None, *, group: bool = True) -> Order | None:
         """Apply the venue's answer; for MARKET/IOC orders wait (bounded) for the final state. Returns the order.
         `finish`: the caller's last writes, run in the same transaction as the answer when there is nothing to
         wait for (one commit instead of two); not run otherwise."""
-        found = self.ledger.get_order(order_id)
-        if found is None:
-            return None
-        with self.ledger.transaction():  # no await inside
+        def write() -> Order | None:  # in the next group commit, with the answers that came back with this one
+            found = self.ledger.get_order(order_id)
+            if found is None:
+                return None
             order = apply_venue_order(self.ledger, plan_id, found[1], vo, close=False, fresh=True)
-            immediate = (order.type is OrderType.MARKET
-                         or order.time_in_force is not None and order.time_in_force != "GTC")
-            if finish is not None and not (immediate and order.is_open):
+            if finish is not None and not (_immediate(order) and order.is_open):
                 finish()
+            return order
+
+        if group:  # with the other answers of this loop turn: one commit
+            settled = await self.commits.run(write)
+        else:  # at once (a cancel-replace: what follows it reads the ledger in the same turn)
+            with self.ledger.transaction():
+                settled = write()
+        if settled is None:
+            return None
+        order = settled
+        immediate = _immediate(order)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.fill_timeout
         while immediate and order.is_open and loop.time() < deadline:
@@ -240,14 +270,7 @@ class OrderOps:
             done = f"quantity recomputed {dec_str(c.quantity)} -> {dec_str(qty)} from the confirmed position; "
             oc.detail = done
         order, req = self._new_order(c, qty, group_id)
-        try:
-            self.ledger.write_ahead(c.plan_id, order, absence_window=absence_window(self.venue))
-        except LedgerError as exc:
-            _set(oc, emit, OutcomeStatus.FAILED, f"not sent: {exc}")
-            return
-        oc.order_id = order.order_id
-        emit(oc)
-        await self._send_new(c.plan_id, order.order_id, req, oc, emit, done=done, finish=finish)
+        await self._send_new(c.plan_id, order.order_id, req, oc, emit, done=done, finish=finish, ahead=order)
 
     async def protect(self, c: ExecuteTrade, oc: CommandOutcome, emit: Emit, group_id: str) -> None:
         """A new stop / take profit: never larger than the confirmed position."""
@@ -344,7 +367,7 @@ class OrderOps:
                     await self.backoff(i, exc)
                     continue
                 await self._old_replaced(plan_id, old, new.order_id, m.symbol)
-                await self._settle(plan_id, new.order_id, vo)
+                await self._settle(plan_id, new.order_id, vo, group=False)
                 _set(oc, emit, OutcomeStatus.ACKNOWLEDGED, f"{capped}replaced by {new.order_id}")
                 return
         finally:
@@ -372,7 +395,7 @@ class OrderOps:
         if a_new and vo_new is not None:
             if a_old and vo_old is None:
                 set_status(self.ledger, old.order_id, OrderStatus.CANCELLED, f"replaced by {new.order_id}")
-            await self._settle(plan_id, new.order_id, vo_new)
+            await self._settle(plan_id, new.order_id, vo_new, group=False)
             _set(oc, emit, OutcomeStatus.RESOLVED, f"unknown -> replaced by {new.order_id}")
             return True
         if not (a_new and a_old):

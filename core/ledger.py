@@ -16,7 +16,8 @@ from decimal import Decimal
 
 from pydantic import ValidationError
 
-from core.ledger_base import _OPEN_IN, LedgerBase, LedgerError
+from core.ledger_base import _OPEN_IN, LedgerError
+from core.ledger_bulk import LedgerBulk
 from core.ledger_math import Position, apply_fill_to_position
 from core.ledger_owner import process_owner
 from core.ledger_schema import (
@@ -25,6 +26,7 @@ from core.ledger_schema import (
     enc,
     enc_opt,
     fill_params,
+    fill_ts,
     group_params,
     limits_to_text,
     market_params,
@@ -43,6 +45,7 @@ from core.models import (
     PlanStatus,
     Side,
     TradePlan,
+    can_transition,
     transition,
 )
 
@@ -66,7 +69,7 @@ def _first_error(exc: ValidationError) -> str:
     return f"{loc}: {err['msg']}" if loc else str(err["msg"])
 
 
-class Ledger(LedgerBase):
+class Ledger(LedgerBulk):
     """See the module doc. Thread-safe; open ``":memory:"`` for a throwaway ledger."""
 
     # -- helpers (inside a transaction) ---------------------------------------------------------------------------
@@ -90,6 +93,13 @@ class Ledger(LedgerBase):
         return row[1], order_from_row(row)
 
     @staticmethod
+    def _plan_of(c: sqlite3.Connection, order_id: str) -> str:
+        row = c.execute("SELECT plan_id FROM orders WHERE order_id = ?", (order_id,)).fetchone()
+        if row is None:
+            raise LedgerError(f"apply_fill: unknown order {order_id}")
+        return str(row[0])
+
+    @staticmethod
     def _has_open_orders(c: sqlite3.Connection, plan_id: str) -> bool:
         sql = f"SELECT 1 FROM orders WHERE plan_id = ? AND status IN {_OPEN_IN} LIMIT 1"
         return c.execute(sql, (plan_id,)).fetchone() is not None
@@ -109,7 +119,7 @@ class Ledger(LedgerBase):
         if problems:
             raise LedgerError("snapshot refused: " + "; ".join(problems))
         with self._tx() as c:
-            for table in ("plans", "orders", "exec_groups", "fills", "markets", "inflight"):
+            for table in ("plans", "orders", "exec_groups", "fills", "fill_pnl", "markets", "inflight"):
                 c.execute(f"DELETE FROM {table}")
             c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('epoch', ?)", (uuid.uuid4().hex,))
             c.executemany("INSERT INTO plans VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [plan_params(p) for p in state.plans])
@@ -146,22 +156,29 @@ class Ledger(LedgerBase):
         return plan
 
     def add_group(self, plan_id: str, group: ExecutionGroup) -> None:
+        """Record a new execution group of the plan (refused, writing nothing, if the plan is unknown or the group
+        id exists). Two statements: the insert checks the plan, the key the group id."""
         with self._tx() as c:
-            self._plan_row(c, plan_id, "add_group")
-            if c.execute("SELECT 1 FROM exec_groups WHERE group_id = ?", (group.group_id,)).fetchone():
-                raise LedgerError(f"add_group: group {group.group_id} already exists")
-            c.execute("INSERT INTO exec_groups VALUES (?, ?, ?, ?, ?)", group_params(plan_id, group))
+            try:
+                added = c.execute(
+                    "INSERT INTO exec_groups SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM plans WHERE plan_id = ?)",
+                    (*group_params(plan_id, group), plan_id),
+                ).rowcount
+            except sqlite3.IntegrityError:
+                raise LedgerError(f"add_group: group {group.group_id} already exists") from None
+            if not added:
+                raise LedgerError(f"add_group: unknown plan {plan_id}")
             self._bump(c, plan_id)
 
     def set_group_status(self, group_id: str, status: GroupStatus) -> None:
         new = GroupStatus(status).value
         with self._tx() as c:
-            row = c.execute("SELECT plan_id, status FROM exec_groups WHERE group_id = ?", (group_id,)).fetchone()
-            if row is None:
-                raise LedgerError(f"set_group_status: unknown group {group_id}")
-            if row[1] != new:
-                c.execute("UPDATE exec_groups SET status = ? WHERE group_id = ?", (new, group_id))
+            row = c.execute("UPDATE exec_groups SET status = ? WHERE group_id = ? AND status != ? RETURNING plan_id",
+                            (new, group_id, new)).fetchone()
+            if row is not None:
                 self._bump(c, row[0])
+            elif c.execute("SELECT 1 FROM exec_groups WHERE group_id = ?", (group_id,)).fetchone() is None:
+                raise LedgerError(f"set_group_status: unknown group {group_id}")
 
     def close_if_flat(self, plan_id: str) -> bool:
         """Close the plan if it is flat and has no open order. True when the plan is CLOSED after the call."""
@@ -197,27 +214,29 @@ class Ledger(LedgerBase):
         after which "not found at the venue" proves it absent (now + `absence_window`, the venue's receive window
         plus a margin), so whichever process recovers it honours the same wait."""
         with self._tx() as c:
-            self._plan_row(c, plan_id, "write_ahead")
-            if c.execute("SELECT 1 FROM orders WHERE order_id = ?", (order.order_id,)).fetchone():
+            # every check in one statement, before anything is written (a refusal writes nothing)
+            known, dup_id, coid_user, group_plan = c.execute(
+                "SELECT (SELECT 1 FROM plans WHERE plan_id = ?), (SELECT 1 FROM orders WHERE order_id = ?), "
+                "(SELECT order_id FROM orders WHERE client_order_id = ?), "
+                "(SELECT plan_id FROM exec_groups WHERE group_id = ?)",
+                (plan_id, order.order_id, order.client_order_id, order.group_id),
+            ).fetchone()
+            if known is None:
+                raise LedgerError(f"write_ahead: unknown plan {plan_id}")
+            if dup_id is not None:
                 raise LedgerError(f"write_ahead: order {order.order_id} already exists")
-            if order.client_order_id is not None:
-                row = c.execute(
-                    "SELECT order_id FROM orders WHERE client_order_id = ?", (order.client_order_id,)
-                ).fetchone()
-                if row is not None:
-                    raise LedgerError(
-                        f"write_ahead: client_order_id {order.client_order_id} is already used by order {row[0]}"
-                    )
+            if coid_user is not None:
+                raise LedgerError(
+                    f"write_ahead: client_order_id {order.client_order_id} is already used by order {coid_user}"
+                )
             if order.group_id is not None:
-                g = c.execute(
-                    "SELECT plan_id, order_ids FROM exec_groups WHERE group_id = ?", (order.group_id,)
-                ).fetchone()
-                if g is None:
+                if group_plan is None:
                     raise LedgerError(f"write_ahead: unknown group {order.group_id} (add_group first)")
-                if g[0] != plan_id:
-                    raise LedgerError(f"write_ahead: group {order.group_id} belongs to plan {g[0]}, not {plan_id}")
-                ids = [*json.loads(g[1]), order.order_id]
-                c.execute("UPDATE exec_groups SET order_ids = ? WHERE group_id = ?", (json.dumps(ids), order.group_id))
+                if group_plan != plan_id:
+                    raise LedgerError(
+                        f"write_ahead: group {order.group_id} belongs to plan {group_plan}, not {plan_id}")
+                c.execute("UPDATE exec_groups SET order_ids = json_insert(order_ids, '$[#]', ?) WHERE group_id = ?",
+                          (order.order_id, order.group_id))
             c.execute(f"INSERT INTO orders ({ORDER_COLS}) VALUES ({', '.join('?' * 15)})", order_params(plan_id, order))
             if order.client_order_id is not None:
                 now = time.time()
@@ -231,14 +250,23 @@ class Ledger(LedgerBase):
         """The request for this order goes now (a retry, or the first send after waiting for a slot): push its
         proof-of-absence time to now + `absence_window`. Written only when that is later than the recorded time by
         more than SENDING_SLACK (so the usual send right after the write-ahead costs no commit)."""
+        if not self.sending_due(client_order_id, absence_window):
+            return
         now = time.time()
         due = now + max(0.0, absence_window)
-        if due <= self._absent_after.get(client_order_id, 0.0) + SENDING_SLACK:
-            return
         with self._tx() as c:
             c.execute("UPDATE inflight SET owner = ?, sent_at = ?, absent_after = MAX(absent_after, ?) "
                       "WHERE client_order_id = ?", (process_owner(self.path), now, due, client_order_id))
         self._absent_after[client_order_id] = due
+
+    def sending_due(self, client_order_id: str, absence_window: float = DEFAULT_ABSENCE_WINDOW) -> bool:
+        """Whether a request for this order going now must first push its proof-of-absence time (see sending).
+        Never with no receive window (an in-process venue): its request cannot execute once its process is gone,
+        so its absence time is its write-ahead time."""
+        if absence_window <= 0:
+            return False
+        due = time.time() + absence_window
+        return due > self._absent_after.get(client_order_id, 0.0) + SENDING_SLACK
 
     def inflight(self, client_order_ids: list[str]) -> dict[str, tuple[str, float]]:
         """Owner and proof-of-absence time of orders written ahead: client order id -> (owner, absent_after)."""
@@ -334,21 +362,32 @@ class Ledger(LedgerBase):
         if fill.quantity <= 0 or fill.price <= 0:
             raise LedgerError(f"apply_fill {fill.fill_id}: quantity and price must be greater than 0")
 
-    def record_fill(self, order_id: str, fill: Fill) -> Order | None:
+    def record_fill(self, order_id: str, fill: Fill, *, order: Order | None = None, plan_id: str | None = None,
+                    status: OrderStatus | None = None, reason: str | None = None) -> Order | None:
         """``apply_fill`` returning only the order as stored after it (no reload of the whole plan). A fill already
-        recorded (same fill_id) changes nothing and returns the order as it is (None if there is no such order)."""
+        recorded (same fill_id) changes nothing and returns the order as it is (None if there is no such order).
+
+        `order` (and its `plan_id`): the order as the caller has just read it in the same transaction (saves a
+        read). `status`: the
+        status the venue reports with the fill; the order takes it after the fill if the transition table allows it
+        (with `reason`), in the same write: one order write, one plan write, one version bump."""
         self._check_fill(fill)
         with self._tx():
-            return self._apply_fill(order_id, fill)[1]
+            return self._apply_fill(order_id, fill, order, status, reason, plan_id)[1]
 
-    def _apply_fill(self, order_id: str, fill: Fill) -> tuple[str, Order | None]:
+    def _apply_fill(self, order_id: str, fill: Fill, current: Order | None = None,
+                    status: OrderStatus | None = None, reason: str | None = None,
+                    current_plan: str | None = None) -> tuple[str, Order | None]:
         """apply_fill's work, inside the caller's transaction: (plan id, the order as stored after the fill)."""
         with self._tx() as c:
             known = c.execute("SELECT plan_id FROM fills WHERE fill_id = ?", (fill.fill_id,)).fetchone()
             if known is not None:
-                found = self.get_order(order_id)
-                return known[0], None if found is None else found[1]
-            plan_id, order = self._order_row(c, order_id, "apply_fill")
+                row = c.execute(f"SELECT {ORDER_COLS} FROM orders WHERE order_id = ?", (order_id,)).fetchone()
+                return known[0], None if row is None else order_from_row(row)
+            if current is None or current.order_id != order_id:
+                plan_id, order = self._order_row(c, order_id, "apply_fill")
+            else:
+                plan_id, order = current_plan or self._plan_of(c, order_id), current
             if fill.side is not order.side:
                 raise LedgerError(
                     f"apply_fill {fill.fill_id}: fill side {fill.side} does not match the side {order.side} "
@@ -360,25 +399,27 @@ class Ledger(LedgerBase):
             if not order.status.is_final:
                 target = OrderStatus.FILLED if filled >= qty else OrderStatus.PARTIALLY_FILLED
                 new_status = transition(order.status, target)
-            after = order.model_copy(update={"filled_quantity": filled, "quantity": qty, "status": new_status})
+            update: dict[str, object] = {"filled_quantity": filled, "quantity": qty, "status": new_status}
+            if status is not None and status is not new_status and can_transition(new_status, status):
+                update["status"] = status
+                if reason is not None:
+                    update["reason"] = reason
+            after = order.model_copy(update=update)
             self._write_order(c, after)
             row = self._plan_row(c, plan_id, "apply_fill")
-            pos = apply_fill_to_position(
-                Position(Decimal(row[4]), Decimal(row[5]), Decimal(row[6])),
-                fill.side,
-                fill.quantity,
-                fill.price,
-                fill.fee,
-            )
+            before = Position(Decimal(row[4]), Decimal(row[5]), Decimal(row[6]))
+            pos = apply_fill_to_position(before, fill.side, fill.quantity, fill.price, fill.fee)
             if fill.order_id != order_id:
                 fill = fill.model_copy(update={"order_id": order_id})
             c.execute("INSERT INTO fills VALUES (?, ?, ?, ?, ?, ?, ?, ?)", fill_params(plan_id, fill))
+            c.execute("INSERT OR REPLACE INTO fill_pnl (fill_id, plan_id, time, realized) VALUES (?, ?, ?, ?)",
+                      (fill.fill_id, plan_id, fill_ts(fill.time), enc(pos.realized - before.realized)))
             flat_and_idle = pos.net == 0 and not self._has_open_orders(c, plan_id)
-            status = PlanStatus.CLOSED if flat_and_idle else PlanStatus.ACTIVE if pos.net != 0 else plan_status(row[3])
+            plan_st = PlanStatus.CLOSED if flat_and_idle else PlanStatus.ACTIVE if pos.net != 0 else plan_status(row[3])
             c.execute(
                 "UPDATE plans SET net_position = ?, avg_entry_price = ?, realized_pnl = ?, status = ?, "
                 "version = version + 1 WHERE plan_id = ?",
-                (enc(pos.net), enc(pos.avg), enc(pos.realized), status.value, plan_id),
+                (enc(pos.net), enc(pos.avg), enc(pos.realized), plan_st.value, plan_id),
             )
             return plan_id, after
 

@@ -87,7 +87,7 @@ class LedgerBase:
                 self._check_tables()
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
-            self._conn.executescript(SCHEMA)
+            self._conn.executescript("BEGIN IMMEDIATE;\n" + SCHEMA + "\nCOMMIT;")  # one commit, not one per table
             self._check_schema_version()
         except sqlite3.DatabaseError as exc:
             raise LedgerError(f"cannot open ledger {self.path}: {exc}") from None
@@ -159,6 +159,29 @@ class LedgerBase:
                 raise
             self._depth, self._writing = 0, False
             self._conn.execute("COMMIT")
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Writes that succeed or fail as one inside the surrounding transaction (its own transaction if there is
+        none): on an exception only they are rolled back, and the exception goes on."""
+        with self._lock:
+            if not self._depth:
+                with self._tx():
+                    yield
+                return
+            self._depth += 1
+            name = f"sp{self._depth}"
+            self._conn.execute(f"SAVEPOINT {name}")
+            try:
+                yield
+            except BaseException:
+                self._conn.execute(f"ROLLBACK TO {name}")
+                self._conn.execute(f"RELEASE {name}")
+                raise
+            else:
+                self._conn.execute(f"RELEASE {name}")
+            finally:
+                self._depth -= 1
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
@@ -296,6 +319,13 @@ class LedgerBase:
         with self._read() as c:
             r = c.execute(f"SELECT {ORDER_COLS} FROM orders WHERE client_order_id = ?", (client_order_id,)).fetchone()
         return None if r is None else (r[1], order_from_row(r))
+
+    def find_orders(self, client_order_ids: Iterable[str]) -> dict[str, tuple[str, Order]]:
+        """(plan_id, order) of each order with one of these client order ids (unknown ids are absent): one query."""
+        with self._read() as c:
+            rows = c.execute(f"SELECT {ORDER_COLS} FROM orders WHERE client_order_id" + _IN_IDS,
+                             (json.dumps(list(client_order_ids)),)).fetchall()
+        return {r[10]: (r[1], order_from_row(r)) for r in rows}
 
     def get_order(self, order_id: str) -> tuple[str, Order] | None:
         """(plan_id, order) of the order with this order id."""

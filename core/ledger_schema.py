@@ -12,8 +12,10 @@ import json
 import os
 import sqlite3
 import stat
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -119,6 +121,13 @@ CREATE TABLE IF NOT EXISTS fills (
     time TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS fills_plan ON fills(plan_id);
+CREATE TABLE IF NOT EXISTS fill_pnl (
+    fill_id TEXT PRIMARY KEY,
+    plan_id TEXT NOT NULL,
+    time REAL NOT NULL,
+    realized TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS fill_pnl_plan ON fill_pnl(plan_id, time);
 CREATE TABLE IF NOT EXISTS markets (
     symbol TEXT PRIMARY KEY,
     mark_price TEXT NOT NULL,
@@ -321,6 +330,18 @@ def group_dict(r: sqlite3.Row | tuple[Any, ...]) -> dict[str, Any]:
 
 def fill_params(plan_id: str, f: Fill) -> tuple[Any, ...]:
     return (f.fill_id, plan_id, f.order_id, f.side.value, enc(f.price), enc(f.quantity), enc(f.fee), f.time)
+
+
+def fill_ts(text: str) -> float:
+    """A fill's time (ISO 8601, as stored) in seconds since the epoch; now when it is empty or unreadable."""
+    if text:
+        try:
+            when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+    return time.time()
 
 
 def fill_from_row(r: sqlite3.Row | tuple[Any, ...]) -> Fill:

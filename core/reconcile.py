@@ -15,6 +15,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Collection
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from core.connector import ConnectorError, ConnectorErrorKind, IExecutionConnector, VenueOrder
@@ -97,21 +98,26 @@ def _apply_venue_order(ledger: Ledger, plan_id: str, order: Order, venue: VenueO
                   venue.filled_quantity, order.status, order.filled_quantity)
         return order
     venue_filled = venue.filled_quantity
+    target = venue.status
+    if target is OrderStatus.PARTIALLY_FILLED and venue_filled == 0:
+        target = OrderStatus.OPEN
     if venue_filled > order.filled_quantity:
         delta = venue_filled - order.filled_quantity
-        price = _marginal_price(ledger, plan_id, order, venue)
+        price, fee = _marginal(ledger, plan_id, order, venue)
         fill = Fill(
             fill_id=f"{venue.client_order_id}:{dec_str(plain(venue_filled))}",
             order_id=order.order_id,
             side=order.side,
             price=price,
             quantity=delta,
-            time=now,
+            fee=fee,
+            time=now or datetime.now(UTC).isoformat(),
         )
-        order = ledger.record_fill(order.order_id, fill) or order
-    target = venue.status
-    if target is OrderStatus.PARTIALLY_FILLED and venue_filled == 0:
-        target = OrderStatus.OPEN
+        # the fill and the status the venue reports with it: one order write, one plan write
+        order = ledger.record_fill(order.order_id, fill, order=order, plan_id=plan_id, status=target,
+                                   reason=venue.reason) or order
+    elif venue.fee > 0 and order.filled_quantity > 0:
+        ledger.add_fee(plan_id, order.order_id, venue.fee)  # the fee of fills recorded before it was known
     if target != order.status:
         if can_transition(order.status, target):
             try:
@@ -139,39 +145,47 @@ def apply_cancelled(ledger: Ledger, cancelled: list[VenueOrder], plan_ids: list[
     """Apply the answer of a cancel-all call; `plan_ids`: the plans whose orders it is expected to hold.
     Returns (order ids now CANCELLED, client order ids the ledger does not know).
 
-    The orders are read in one go (the ledger's per-plan cache makes that cheap) and written in one transaction
-    (hundreds of orders: one commit instead of one each). Nothing in here awaits, so nothing else on this loop
-    writes in between."""
+    The orders are read in one query and written in one transaction (hundreds of orders: one commit instead of one
+    each); a plain cancel of an open order (nothing filled since the ledger's record) is one bulk update. Nothing in
+    here awaits, so nothing else on this loop writes in between."""
+    del plan_ids  # the orders are found by client order id, whichever plan holds them
     done: list[str] = []
     strangers: list[str] = []
-    known = {o.client_order_id: (p.plan_id, o) for p in ledger.state(plan_ids).plans for o in p.orders
-             if o.client_order_id is not None}
+    bulk: list[tuple[str, str, str | None]] = []
     with ledger.transaction():
+        known = ledger.find_orders(vo.client_order_id for vo in cancelled)
         for vo in cancelled:
-            found = known.get(vo.client_order_id) or ledger.find_order(vo.client_order_id)
+            found = known.get(vo.client_order_id)
             if found is None:
                 strangers.append(vo.client_order_id)
                 continue
             plan_id, order = found
-            after = apply_venue_order(ledger, plan_id, order, vo, close=False, fresh=vo.client_order_id in known)
+            if (vo.status is OrderStatus.CANCELLED and vo.filled_quantity == order.filled_quantity
+                    and (vo.fee <= 0 or order.filled_quantity == 0)
+                    and (order.status is OrderStatus.CANCELLED or can_transition(order.status, vo.status))):
+                if order.status is not OrderStatus.CANCELLED:
+                    bulk.append((plan_id, order.order_id, vo.reason))
+                done.append(order.order_id)
+                continue
+            after = apply_venue_order(ledger, plan_id, order, vo, close=False, fresh=True)
             if after.status is OrderStatus.CANCELLED:
                 done.append(after.order_id)
+        ledger.cancel_orders(bulk)
     return done, strangers
 
 
-def _marginal_price(ledger: Ledger, plan_id: str, order: Order, venue: VenueOrder) -> Decimal:
-    """Price of the newly filled part: from the venue's average over the whole order and the fills we have."""
+def _marginal(ledger: Ledger, plan_id: str, order: Order, venue: VenueOrder) -> tuple[Decimal, Decimal]:
+    """Price and fee of the newly filled part: from the venue's average price over the whole order and its
+    cumulative fee, less what the fills already recorded for the order hold."""
+    prev_notional, prev_fee = (ledger.order_fill_totals(plan_id, order.order_id) if order.filled_quantity > 0
+                               else (Decimal(0), Decimal(0)))
+    fee = max(venue.fee - prev_fee, Decimal(0))
     avg = venue.avg_fill_price
     if avg is None:
-        return venue.price or venue.stop_price or ledger.markets()[venue.symbol].mark_price
-    prev = Decimal(0)
-    if order.filled_quantity > 0:
-        plan = ledger.get_plan(plan_id)
-        if plan is not None:
-            prev = sum((f.price * f.quantity for f in plan.fills if f.order_id == order.order_id), Decimal(0))
+        return venue.price or venue.stop_price or ledger.markets()[venue.symbol].mark_price, fee
     delta = venue.filled_quantity - order.filled_quantity
-    price = (avg * venue.filled_quantity - prev) / delta
-    return plain(price.quantize(Decimal("1e-12"))) if price > 0 else avg
+    price = (avg * venue.filled_quantity - prev_notional) / delta
+    return (plain(price.quantize(Decimal("1e-12"))) if price > 0 else avg), fee
 
 
 async def lookup(connector: IExecutionConnector, symbol: str, client_order_id: str, *, attempts: int = 5,

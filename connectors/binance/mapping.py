@@ -92,7 +92,22 @@ def new_order_params(req: OrderRequest) -> list[tuple[str, str]]:
         stop_price=req.stop_price,
         time_in_force=req.time_in_force,
     )
-    return [*params, ("newClientOrderId", req.client_order_id), ("newOrderRespType", "RESULT")]
+    # FULL: the answer carries the order's fills with their commission (RESULT has no fills)
+    return [*params, ("newClientOrderId", req.client_order_id), ("newOrderRespType", "FULL")]
+
+
+def quote_fee(symbol: str, fee: Any, asset: Any) -> Decimal:
+    """A commission in the symbol's quote asset (the asset the symbol ends with), else 0: a commission paid in the
+    base asset or in BNB is not a quote amount and is left out (the ledger's P&L is in quote)."""
+    a = str(asset or "")
+    return dec(fee) if a and symbol != a and symbol.endswith(a) else Decimal(0)
+
+
+def fills_fee(d: dict[str, Any]) -> Decimal:
+    """The quote commission of the fills in a FULL new-order answer (0 without fills)."""
+    symbol = str(d.get("symbol", ""))
+    return plain(sum((quote_fee(symbol, f.get("commission"), f.get("commissionAsset"))
+                      for f in d.get("fills") or [] if isinstance(f, dict)), Decimal(0)))
 
 
 def venue_order(d: dict[str, Any], *, reduce_only: bool = False) -> VenueOrder:
@@ -119,6 +134,7 @@ def venue_order(d: dict[str, Any], *, reduce_only: bool = False) -> VenueOrder:
         time_in_force=tif,
         reduce_only=reduce_only,
         exchange_order_id=str(d["orderId"]) if "orderId" in d else None,
+        fee=fills_fee(d),
     )
 
 

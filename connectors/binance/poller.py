@@ -8,10 +8,11 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from connectors.binance.mapping import dec, venue_order
+from connectors.binance.mapping import dec, quote_fee, venue_order
 from connectors.binance.marks import MarkSource
 from connectors.binance.rest import BinanceRest
 from core.connector import ConnectorError, ConnectorEvent, MarkPriceUpdated, OrderFilled, OrderUpdated, VenueOrder
@@ -34,6 +35,8 @@ class OrderBook:
         self.orders: dict[str, VenueOrder] = {}
         self.symbol_of: dict[str, str] = {}
         self.coid_by_oid: dict[tuple[str, str], str] = {}
+        #: client order id -> quote commission of the order's trades seen so far (stream and myTrades)
+        self.fees: dict[str, Decimal] = {}
 
     def note(self, order: VenueOrder) -> bool:
         """Record `order`; True when it is news (new order, or a forward change of status / fill / prices)."""
@@ -104,17 +107,23 @@ class Poller:
         for q in self.subscribers:
             q.put_nowait(event)
 
-    def fill(self, ev: OrderFilled) -> bool:
-        """Emit a fill once per (symbol, trade id), whoever tells it (stream, reconciliation, duplicate event)."""
+    def fill(self, ev: OrderFilled, quote_fee: Decimal = Decimal(0)) -> bool:
+        """Emit a fill once per (symbol, trade id), whoever tells it (stream, reconciliation, duplicate event).
+        `quote_fee`: its commission if paid in the quote asset (else 0), added to the order's cumulative fee."""
         key = (ev.symbol, ev.trade_id)
         if key in self.seen_trades:
             return False
         self.seen_trades.add(key)
+        if quote_fee:
+            self.book.fees[ev.client_order_id] = self.book.fees.get(ev.client_order_id, Decimal(0)) + quote_fee
         self.emit(ev)
         return True
 
     def note(self, order: VenueOrder) -> None:
         self.touched.add(order.symbol)
+        fee = self.book.fees.get(order.client_order_id)
+        if fee is not None and fee > order.fee:  # the commission of the trades seen, which the snapshot lacks
+            order = replace(order, fee=fee)
         if self.book.note(order):
             self.emit(OrderUpdated(order=order, ts=time.time()))
 
@@ -236,7 +245,8 @@ class Poller:
                     quantity=dec(t["qty"]),
                     fee=dec(t.get("commission", "0")),
                     ts=int(t.get("time", 0)) / 1000,
-                )
+                ),
+                quote_fee(symbol, t.get("commission", "0"), t.get("commissionAsset")),
             )
         return weight
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import websockets
 
-from connectors.binance.mapping import dec, venue_order
+from connectors.binance.mapping import dec, quote_fee, venue_order
 from connectors.binance.poller import Poller
 from connectors.binance.rest import BinanceRest
 from core.connector import OrderFilled
@@ -197,7 +197,7 @@ class UserStream(_StreamTask):
                     symbol=order.symbol, client_order_id=order.client_order_id, trade_id=str(e["t"]),
                     side=Side(str(e["S"])), price=dec(e["L"]), quantity=dec(e["l"]), fee=dec(e.get("n") or "0"),
                     ts=int(e.get("T", 0)) / 1000,
-                ))
+                ), quote_fee(order.symbol, e.get("n") or "0", e.get("N")))
             self.poller.note(order)
         elif kind == "outboundAccountPosition":
             for b in e.get("B", []):

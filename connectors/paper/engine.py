@@ -298,6 +298,7 @@ class PaperEngine:
         self._quote = self._quote - o.side.sign * notional - fee
         o.filled_quantity += qty
         o.filled_quote += notional
+        o.fee += fee
         self.changed[o.order_id] = o
         self._emit(
             OrderFilled(o.symbol, o.client_order_id, t.trade_id, o.side, price, qty, fee=fee, ts=now),

@@ -132,6 +132,7 @@ class PaperOrder:
     filled_quote: Decimal = Decimal(0)  # sum of price x quantity of its fills
     triggered: bool = False  # a stop whose trigger fired (STOP_LIMIT then works as a LIMIT)
     reason: str | None = None
+    fee: Decimal = Decimal(0)  # commission of its fills so far, in the quote asset
 
     @property
     def remaining(self) -> Decimal:
@@ -163,6 +164,7 @@ class PaperOrder:
             reduce_only=self.reduce_only,
             exchange_order_id=self.order_id,
             reason=self.reason,
+            fee=self.fee,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -184,6 +186,7 @@ class PaperOrder:
             "filled_quote": dec_str(self.filled_quote),
             "triggered": self.triggered,
             "reason": self.reason,
+            "fee": dec_str(self.fee),
         }
 
     @classmethod
@@ -207,6 +210,7 @@ class PaperOrder:
             filled_quote=Decimal(d.get("filled_quote", "0")),
             triggered=bool(d.get("triggered", False)),
             reason=d.get("reason"),
+            fee=Decimal(d.get("fee", "0")),
         )
 
 

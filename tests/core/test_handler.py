@@ -76,7 +76,9 @@ async def test_partial_take_profit_to_three_quarters_shrinks_the_stop() -> None:
     assert venue_stops(desk) == [(D("0.75"), D("100980"))]
     assert desk.engine.positions()[BTC] == D("0.75")
     avg = (D("100000") + D("0.5") * D("102000")) / D("1.5")
-    assert abs(plan.realized_pnl - (D("102000") - avg) * D("0.75")) < D("1e-9")  # fees are not in the ledger
+    fees = sum((f.fee for f in plan.fills), D(0))  # the venue's 0.1 % on every fill, entries included
+    assert fees == sum((f.price * f.quantity * D("0.001") for f in plan.fills), D(0)) and fees > 0
+    assert abs(plan.realized_pnl - ((D("102000") - avg) * D("0.75") - fees)) < D("1e-9")
     exit_order = [o for o in plan.orders if o.role is OrderRole.EXIT]
     assert [(o.side, o.quantity, o.reduce_only, o.status) for o in exit_order] == [
         (Side.SELL, D("0.75"), True, OrderStatus.FILLED)]
