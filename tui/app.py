@@ -28,6 +28,7 @@ from tui.alerts import AlertBook
 from tui.app_actions import DeskActions
 from tui.app_alerts import AlertsMixin
 from tui.bridge import DeskBridge
+from tui.bridge_view import Changes
 from tui.screens.action_inputs import ScaleScreen, StopScreen
 from tui.screens.preview import CONFIRM_GUARD, PreviewScreen
 from tui.widgets.activity import ActivityLog
@@ -233,17 +234,21 @@ class PlanDeskApp(AlertsMixin, DeskActions, App[None]):
             return
         self._woken_at = time.monotonic()
         try:
-            self.poll()
+            self.poll(rows_only=True)
         except Exception as error:  # as a timer's callback would
             self._handle_exception(error)
 
-    def poll(self) -> None:
-        """Pull what changed from the bridge and apply it in one batch."""
+    def poll(self, *, rows_only: bool = False) -> None:
+        """Pull what changed from the bridge and apply it in one batch. `rows_only` (the bridge's wake-up): the
+        changed rows, the alerts and dialogs that follow them; marks, the header, the activity log and outcomes
+        wait for the timer's poll, so that a burst of fills off screen does not repaint them 25 times a second."""
         if not self._table.is_attached:
             return
-        ch = self.bridge.drain_changes()
+        ch = self.bridge.drain_changes(rows_only=rows_only)
+        if rows_only and not ch.rows and not ch.removed:
+            return
         outcomes: list[tuple[str, CommandOutcome]] = []
-        while self._outcomes:
+        while self._outcomes and not rows_only:
             outcomes.append(self._outcomes.popleft())
         table = self._table
         # Under a dialog the table keeps its data current but does not repaint: the dialog's translucent
@@ -256,20 +261,12 @@ class PlanDeskApp(AlertsMixin, DeskActions, App[None]):
             if ch.desk is not self._desk:
                 self._desk = ch.desk
                 self._show_desk()
-            upnl = table.unrealised_total().quantize(Decimal("0.01"))
-            counts = f"{table.total_plans} plans · {table.active_plans} active · uPnL {num(upnl)}"
-            if table.filter_text:
-                counts += f" · filter '{table.filter_text}': {table.visible_count} shown"
             self.watch_alerts(ch, outcomes, self.clock())
-            if self.alerts.header_text():
-                counts += f" · ⚠ {self.alerts.header_text()}"
-            for header in (self._header, getattr(self.screen, "header", None)):
-                if isinstance(header, DeskHeader):
-                    header.show(desk=ch.desk, health=ch.health, last_data_ts=ch.last_data_ts, counts=counts,
-                                ready=ch.ready, failed=ch.failed)
-            log = self._logw
-            for ev in ch.events:
-                log.add(ev.ts, ev.level, ev.text)
+            if not rows_only:
+                self._show_counts(ch)
+                log = self._logw
+                for ev in ch.events:
+                    log.add(ev.ts, ev.level, ev.text)
             self._apply_outcomes(outcomes)
             screen = self.screen
             if ch.rows and isinstance(screen, PreviewScreen):
@@ -280,6 +277,19 @@ class PlanDeskApp(AlertsMixin, DeskActions, App[None]):
                     screen.row_changed([now])
         if self._detail_for is not None and any(r.plan_id == self._detail_for for r in ch.rows):
             self._request_detail(self._detail_for)
+
+    def _show_counts(self, ch: Changes) -> None:
+        table = self._table
+        upnl = table.unrealised_total().quantize(Decimal("0.01"))
+        counts = f"{table.total_plans} plans · {table.active_plans} active · uPnL {num(upnl)}"
+        if table.filter_text:
+            counts += f" · filter '{table.filter_text}': {table.visible_count} shown"
+        if self.alerts.header_text():
+            counts += f" · ⚠ {self.alerts.header_text()}"
+        for header in (self._header, getattr(self.screen, "header", None)):
+            if isinstance(header, DeskHeader):
+                header.show(desk=ch.desk, health=ch.health, last_data_ts=ch.last_data_ts, counts=counts,
+                            ready=ch.ready, failed=ch.failed)
 
     def _apply_outcomes(self, outcomes: list[tuple[str, CommandOutcome]]) -> None:
         # plans run concurrently: within one drain, list by command (stable: one command's updates keep their order)

@@ -73,15 +73,19 @@ class LiveView:
 
     # ---------------------------------------------------------------------------------------------- UI reads
 
-    def drain_changes(self) -> Changes:
-        """Everything that changed since the last call (cheap: a swap under a lock)."""
+    def drain_changes(self, *, rows_only: bool = False) -> Changes:
+        """Everything that changed since the last call (cheap: a swap under a lock). `rows_only`: the changed rows
+        (and the current desk state and health); new marks and log events stay for the next full drain."""
         with self._lock:
             rows = [self._rows[pid] for pid in self._dirty if pid in self._rows]
             removed = [pid for pid in self._dirty if pid not in self._rows]
             self._dirty = {}
-            events = list(self._events)
-            self._events.clear()
-            marks, self._new_marks = self._new_marks, {}
+            events: list[LogEvent] = []
+            marks: dict[str, Decimal] = {}
+            if not rows_only:
+                events = list(self._events)
+                self._events.clear()
+                marks, self._new_marks = self._new_marks, {}
             return Changes(ready=self._ready, failed=self._failed, rows=rows, removed=removed, desk=self._desk,
                            health=self._health, last_data_ts=self._last_data_ts, events=events, marks=marks)
 

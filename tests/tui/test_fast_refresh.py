@@ -54,9 +54,9 @@ async def test_a_burst_of_order_updates_is_coalesced_into_a_few_pulls(slow_desk:
         polls: list[float] = []
         real_poll = app.poll
 
-        def counting_poll() -> None:
+        def counting_poll(*, rows_only: bool = False) -> None:
             polls.append(time.monotonic())
-            real_poll()
+            real_poll(rows_only=rows_only)
 
         app.poll = counting_poll
         # marks alone never wake the UI: they wait for the timer (200 a second must not mean 200 pulls)
