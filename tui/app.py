@@ -202,9 +202,9 @@ class PlanDeskApp(AlertsMixin, DeskActions, App[None]):
     FAST_REFRESH = 0.04
 
     def _listen_to_bridge(self) -> None:
-        """Event-driven refresh: the bridge calls `changed` on its own thread when rows changed or a fill came in
-        (never for marks); it schedules one poll on this loop, at most one pending, FAST_REFRESH after the last
-        such poll (the timer's polls are few and do not hold a fill back)."""
+        """Event-driven refresh: the bridge calls `changed` on its own thread when a fill or order update changed
+        a row (never for marks); it schedules one rows-only poll on this loop, at most one pending, FAST_REFRESH
+        after the last such poll (the timer's polls are few and do not hold a fill back)."""
         loop = asyncio.get_running_loop()
         context = contextvars.copy_context()  # the app's (active_app), as a timer callback has it
         self._wake_pending = False
