@@ -7,6 +7,7 @@ pulled from the bridge a few times a second and applied inside batch_update().""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import gc
 import time
 from collections import deque
@@ -29,6 +30,7 @@ from tui.app_alerts import AlertsMixin
 from tui.app_order_actions import OrderActions
 from tui.app_views import DeskViewsMixin
 from tui.bridge import DeskBridge
+from tui.bridge_view import Changes
 from tui.screens.action_inputs import ScaleScreen, StopScreen
 from tui.screens.preview import CONFIRM_GUARD, PreviewScreen
 from tui.widgets.activity import ActivityLog
@@ -151,7 +153,8 @@ class PlanDeskApp(AlertsMixin, DeskViewsMixin, OrderActions, DeskActions, App[No
         self.on_resize()
         self.log_line("info", f"connecting to {self.venue}…")
         self._await(self.bridge.start(), "bridge-start", self._desk_opened)
-        self.set_interval(self.poll_interval, self.poll, name="poll")
+        self.set_interval(self.poll_interval, self.poll, name="poll")  # the fallback: marks, health, the clock
+        self._listen_to_bridge()  # order updates and fills: pulled as soon as the bridge has them
         self.call_after_refresh(self._painted)
         self.poll()
 
@@ -207,13 +210,57 @@ class PlanDeskApp(AlertsMixin, DeskViewsMixin, OrderActions, DeskActions, App[No
 
     # ---------------------------------------------------------------------------------------------- live data
 
-    def poll(self) -> None:
-        """Pull what changed from the bridge and apply it in one batch."""
+    #: least spacing of the pulls the bridge asks for: a burst of fills (a 200/s feed) costs at most 25 pulls a second
+    FAST_REFRESH = 0.04
+
+    def _listen_to_bridge(self) -> None:
+        """Event-driven refresh: the bridge calls `changed` on its own thread when a fill or order update changed
+        a row (never for marks); it schedules one rows-only poll on this loop, at most one pending, FAST_REFRESH
+        after the last such poll (the timer's polls are few and do not hold a fill back)."""
+        loop = asyncio.get_running_loop()
+        context = contextvars.copy_context()  # the app's (active_app), as a timer callback has it
+        self._wake_pending = False
+        self._woken_at = float("-inf")
+
+        def changed() -> None:  # ON THE BRIDGE THREAD: never blocks
+            if self._wake_pending:
+                return
+            self._wake_pending = True
+            try:
+                loop.call_soon_threadsafe(self._wake, context=context.copy())
+            except RuntimeError:  # the app's loop is closed
+                pass
+
+        self.bridge.on_change = changed
+
+    def _wake(self) -> None:
+        delay = self._woken_at + self.FAST_REFRESH - time.monotonic()
+        if delay > 0:
+            asyncio.get_running_loop().call_later(delay, self._woken, context=contextvars.copy_context())
+        else:
+            self._woken()
+
+    def _woken(self) -> None:
+        self._wake_pending = False  # before the drain: a change stored after it asks again
+        if self._exit:
+            return
+        self._woken_at = time.monotonic()
+        try:
+            self.poll(rows_only=True)
+        except Exception as error:  # as a timer's callback would
+            self._handle_exception(error)
+
+    def poll(self, *, rows_only: bool = False) -> None:
+        """Pull what changed from the bridge and apply it in one batch. `rows_only` (the bridge's wake-up): the
+        changed rows, the alerts and dialogs that follow them; marks, the header, the activity log and outcomes
+        wait for the timer's poll, so that a burst of fills off screen does not repaint them 25 times a second."""
         if not self._table.is_attached:
             return
-        ch = self.bridge.drain_changes()
+        ch = self.bridge.drain_changes(rows_only=rows_only)
+        if rows_only and not ch.rows and not ch.removed:
+            return
         outcomes: list[tuple[str, CommandOutcome]] = []
-        while self._outcomes:
+        while self._outcomes and not rows_only:
             outcomes.append(self._outcomes.popleft())
         table = self._table
         # Under a dialog the table keeps its data current but does not repaint: the dialog's translucent
@@ -226,22 +273,14 @@ class PlanDeskApp(AlertsMixin, DeskViewsMixin, OrderActions, DeskActions, App[No
             if ch.desk is not self._desk:
                 self._desk = ch.desk
                 self._show_desk()
-            upnl = table.unrealised_total().quantize(Decimal("0.01"))
-            counts = f"{table.total_plans} plans · {table.active_plans} active · uPnL {num(upnl)}"
-            if table.filter_text:
-                counts += f" · filter '{table.filter_text}': {table.visible_count} shown"
-            self.views_poll(ch)
+            self.views_poll(ch)  # every drain: the exposure sums fold the rows it hands over (renders are spaced)
             self.watch_alerts(ch, outcomes, self.clock(), self.exposure_symbols())
             table.set_alerted(self.alerted_subjects())
-            if self.alerts.header_text():
-                counts += f" · ⚠ {self.alerts.header_text()}"
-            for header in (self._header, getattr(self.screen, "header", None)):
-                if isinstance(header, DeskHeader):
-                    header.show(desk=ch.desk, health=ch.health, last_data_ts=ch.last_data_ts, counts=counts,
-                                ready=ch.ready, failed=ch.failed)
-            log = self._logw
-            for ev in ch.events:
-                log.add(ev.ts, ev.level, ev.text)
+            if not rows_only:
+                self._show_counts(ch)
+                log = self._logw
+                for ev in ch.events:
+                    log.add(ev.ts, ev.level, ev.text)
             self._apply_outcomes(outcomes)
             screen = self.screen
             if ch.rows and isinstance(screen, PreviewScreen):
@@ -252,6 +291,19 @@ class PlanDeskApp(AlertsMixin, DeskViewsMixin, OrderActions, DeskActions, App[No
                     screen.row_changed([now])
         if self._detail_for is not None and any(r.plan_id == self._detail_for for r in ch.rows):
             self._request_detail(self._detail_for)
+
+    def _show_counts(self, ch: Changes) -> None:
+        table = self._table
+        upnl = table.unrealised_total().quantize(Decimal("0.01"))
+        counts = f"{table.total_plans} plans · {table.active_plans} active · uPnL {num(upnl)}"
+        if table.filter_text:
+            counts += f" · filter '{table.filter_text}': {table.visible_count} shown"
+        if self.alerts.header_text():
+            counts += f" · ⚠ {self.alerts.header_text()}"
+        for header in (self._header, getattr(self.screen, "header", None)):
+            if isinstance(header, DeskHeader):
+                header.show(desk=ch.desk, health=ch.health, last_data_ts=ch.last_data_ts, counts=counts,
+                            ready=ch.ready, failed=ch.failed)
 
     def _apply_outcomes(self, outcomes: list[tuple[str, CommandOutcome]]) -> None:
         # plans run concurrently: within one drain, list by command (stable: one command's updates keep their order)

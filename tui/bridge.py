@@ -1,7 +1,8 @@
 """DeskBridge: the console's only way to the desk. It owns a background thread running its own asyncio loop; on it
 live the connector, the ExecutionHandler, the Ledger and the Journal, and an event pump that applies venue events
 to the ledger. Textual's event loop never does blocking I/O: the UI calls methods that return
-concurrent.futures.Future and pulls `drain_changes()` a few times a second.
+concurrent.futures.Future and pulls `drain_changes()` a few times a second, and at once when `on_change` (called on
+the bridge thread) says an order update or fill changed a row, or a send is over (tui.bridge_live).
 
 Previews and the detail pane read through a second, read-only connection to the ledger on one "desk-preview"
 thread: SQLite in WAL mode lets them read a consistent snapshot while the bridge thread writes (a commit that waits
@@ -187,6 +188,9 @@ class DeskBridge(LiveView):
             raise
 
     async def _shutdown(self) -> None:
+        self.on_change = None
+        if self._fast_handle is not None:
+            self._fast_handle.cancel()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -317,7 +321,7 @@ class DeskBridge(LiveView):
         self._flush_marks(persist=True)
 
         def on_outcome(oc: CommandOutcome) -> None:
-            self._stale.add(oc.plan_id)
+            self._stale.add(oc.plan_id)  # (the plan is busy: the flusher samples it, the end of the send pushes it)
             if sink is not None:
                 try:
                     sink(replace(oc))
@@ -332,7 +336,7 @@ class DeskBridge(LiveView):
         finally:
             self._stale.update(batch.plan_versions)
             self._stale.update(c.plan_id for c in batch.commands)
-            self._refresh_stale()
+            self._refresh_stale(notify=True)  # the send's end state: the UI pulls it now
         if report.halted:
             with self._lock:
                 self._desk = DeskStatus.HALTED

@@ -1,6 +1,16 @@
 """The live half of the DeskBridge: the in-memory view of the desk the UI pulls, and what keeps it current on the
 bridge loop: the venue event pump (order updates applied to the ledger, marks coalesced), the periodic flush, and
-the health poll, which also notices changes made to the ledger by another process (the `plandesk` command line)."""
+the health poll, which also notices changes made to the ledger by another process (the `plandesk` command line).
+
+Two speeds. Marks (hundreds a second) are coalesced and reach the view on the flusher's `mark_interval`, and the
+UI pulls them on its own timer. An order update or fill on a plan at rest changes what its row shows (position,
+orders, stops): the plan is re-read at once (at most one re-read pending, at least `fast_interval` apart under a
+burst) and `on_change` tells the UI to pull now. A plan something is still working on (a send of the handler, or
+the protection supervisor about to adjust or adjusting its stops after a fill) is not pushed in between: its
+passing states (a stop cancelled before the close that follows it, an entry filled before the stop grows) reach
+the view only as the flusher samples them, as before, and the plan is pushed at once when that work is over (the
+supervisor's on_change, the end of the send), so the row never flashes UNPROTECTED for a few milliseconds because
+it was looked at more often."""
 
 from __future__ import annotations
 
@@ -26,6 +36,11 @@ class LiveView:
     _mark_interval: float
     _persist_interval: float
     _health_interval: float
+    #: least spacing of the fast row refreshes (order updates, fills) under a burst of events
+    fast_interval: float = 0.03
+    #: called ON THE BRIDGE THREAD after plan rows changed on the fast path (never for marks): the UI should pull
+    #: drain_changes() soon. It must not block (e.g. loop.call_soon_threadsafe onto the UI's loop).
+    on_change: Callable[[], None] | None = None
 
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock
@@ -35,6 +50,8 @@ class LiveView:
         self._persisted = 0.0
         self._stale: set[str] = set()
         self._settle_task: asyncio.Task[None] | None = None
+        self._fast_handle: asyncio.Handle | None = None  # the one pending fast refresh
+        self._fast_last = float("-inf")  # loop time of the last fast refresh
         # -- shared with the UI thread, under _lock
         self._lock = threading.Lock()
         self._rows: dict[str, PlanRow] = {}
@@ -56,15 +73,19 @@ class LiveView:
 
     # ---------------------------------------------------------------------------------------------- UI reads
 
-    def drain_changes(self) -> Changes:
-        """Everything that changed since the last call (cheap: a swap under a lock)."""
+    def drain_changes(self, *, rows_only: bool = False) -> Changes:
+        """Everything that changed since the last call (cheap: a swap under a lock). `rows_only`: the changed rows
+        (and the current desk state and health); new marks and log events stay for the next full drain."""
         with self._lock:
             rows = [self._rows[pid] for pid in self._dirty if pid in self._rows]
             removed = [pid for pid in self._dirty if pid not in self._rows]
             self._dirty = {}
-            events = list(self._events)
-            self._events.clear()
-            marks, self._new_marks = self._new_marks, {}
+            events: list[LogEvent] = []
+            marks: dict[str, Decimal] = {}
+            if not rows_only:
+                events = list(self._events)
+                self._events.clear()
+                marks, self._new_marks = self._new_marks, {}
             return Changes(ready=self._ready, failed=self._failed, rows=rows, removed=removed, desk=self._desk,
                            health=self._health, last_data_ts=self._last_data_ts, events=events, marks=marks)
 
@@ -105,15 +126,60 @@ class LiveView:
         with self._lock:
             self._events.append(LogEvent(self._clock(), level, text))
 
+    # -- the fast path: a changed plan is re-read soon and the UI is told (coalesced; marks never come this way)
+    def _notify_ui(self) -> None:
+        hook = self.on_change
+        if hook is not None:
+            try:
+                hook()
+            except Exception:  # noqa: BLE001 - a UI that has gone away must not break the pump
+                self.on_change = None
+
+    def _mark_stale(self, plan_id: str) -> None:
+        """The plan changed in the ledger: re-read it at once, or `fast_interval` after the last re-read, unless
+        it is being worked on (then the flusher, and the end of that work, bring it)."""
+        self._stale.add(plan_id)
+        if self._fast_handle is not None or not self._at_rest([plan_id]):
+            return
+        loop = asyncio.get_running_loop()
+        delay = self._fast_last + self.fast_interval - loop.time()
+        self._fast_handle = loop.call_later(delay, self._fast_refresh) if delay > 0 else \
+            loop.call_soon(self._fast_refresh)
+
+    def _at_rest(self, plan_ids: Iterable[str]) -> set[str]:
+        """The plans no send runs on and the supervisor neither has pending nor is adjusting."""
+        rt = self._rt()
+        busy = rt.handler.busy
+        sup = rt.supervisor
+        # (core's supervisor has no public "acting on" yet; _acting is the set its settle() keeps)
+        held = set(sup.pending) | set(getattr(sup, "_acting", ())) if sup is not None else set()
+        return {p for p in plan_ids if busy.get(p, 0) <= 0 and p not in held}
+
+    def _fast_refresh(self) -> None:
+        """Re-read the stale plans at rest (the others stay for the flusher) and tell the UI if a row changed."""
+        self._fast_handle = None
+        if not self._ready:  # the desk is still loading (_load_all reads every plan): the flusher takes them
+            return
+        self._fast_last = asyncio.get_running_loop().time()
+        try:
+            ids = self._at_rest(self._stale)
+            if not ids:
+                return
+            self._stale -= ids
+            if self._store(self._rt().ledger.state(sorted(ids)).plans):
+                self._notify_ui()
+        except Exception as exc:
+            self._event("error", f"refresh failed: {exc}")
+
     # -- the event pump: venue events -> the protection supervisor (ledger + invariant); marks coalesced
     def _supervisor(self) -> ProtectionSupervisor:
         rt = self._rt()
         if rt.supervisor is None:
             rt.supervisor = ProtectionSupervisor(rt.handler)
         sup = rt.supervisor
-        if sup.on_change != self._stale.add:
+        if sup.on_change != self._mark_stale:
             sup.on_alert = self._event
-            sup.on_change = self._stale.add
+            sup.on_change = self._mark_stale
             rt.handler.send_done.append(lambda _ids: self._kick(sup))  # after the supervisor's own callback
         return sup
 
@@ -154,7 +220,7 @@ class LiveView:
             plan_id = sup.apply(ev)
             if plan_id is None:
                 return
-            self._stale.add(plan_id)
+            self._mark_stale(plan_id)
             self._kick(sup)
         elif isinstance(ev, OrderFilled):
             found = rt.ledger.find_order(ev.client_order_id)
@@ -205,11 +271,14 @@ class LiveView:
                 with contextlib.suppress(Exception):
                     ledger.set_mark(symbol, price)
 
-    def _refresh_stale(self) -> None:
+    def _refresh_stale(self, *, notify: bool = False) -> None:
+        """Re-read the plans that changed; with `notify` (the fast path, the end of a send) tell the UI when a row
+        changed (the flusher's refreshes do not: the UI's timer pulls those)."""
         if not self._stale:
             return
         ids, self._stale = sorted(self._stale), set()
-        self._store(self._rt().ledger.state(ids).plans)
+        if self._store(self._rt().ledger.state(ids).plans) and notify:
+            self._notify_ui()
 
     def _load_all(self) -> None:
         ledger = self._rt().ledger
@@ -222,7 +291,9 @@ class LiveView:
                 self._mark_ts.setdefault(symbol, now)
         self._store(state.plans)
 
-    def _store(self, plans: Iterable[TradePlan]) -> None:
+    def _store(self, plans: Iterable[TradePlan]) -> bool:
+        """Rows of the plans into the view; True when a row changed."""
+        changed = False
         with self._lock:
             for plan in plans:
                 rules = self._markets.get(plan.symbol)
@@ -234,6 +305,8 @@ class LiveView:
                     self._rows[plan.plan_id] = row
                     self._by_symbol.setdefault(plan.symbol, set()).add(plan.plan_id)
                     self._dirty[plan.plan_id] = None
+                    changed = True
+        return changed
 
     async def _poll_health(self) -> None:
         try:
