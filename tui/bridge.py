@@ -347,9 +347,10 @@ class DeskBridge(LiveView):
 
     def plan_pnl(self) -> Future[dict[str, Any]]:
         """Every plan's realised P&L and fees (tui.pnl.PlanPnL by plan id), on the read-only connection."""
-        from tui.pnl import read_plan_pnl
+        from tui.pnl import day_start, read_plan_pnl
 
-        return self._pool.submit(lambda: read_plan_pnl(self._read()))
+        since = day_start(self._clock())
+        return self._pool.submit(lambda: read_plan_pnl(self._read(), since))
 
     def foreign_orders(self) -> Future[Any]:
         """The venue's open orders that are not in our ledger (tui.foreign.ForeignListing)."""

@@ -1,10 +1,11 @@
 """Realised P&L for the exposure pane: per plan (after fees) and for the day, per quote currency.
 
-`read_plan_pnl(ledger)` is the one place that reads it from the ledger. Today the ledger keeps each plan's realised
-P&L after fees (`realized_pnl`, core.ledger_math) and its fills' fees, but its fills carry no time, so "today" is
-counted from a baseline: what each plan had realised when the console opened (or at UTC midnight, if the console
-ran through it). When the ledger offers realised P&L since a time, `read_plan_pnl` asks it for the day's figure and
-`RealisedBook` keeps nothing but the answer. Pure bookkeeping apart from that one read; no Textual."""
+`read_plan_pnl(ledger, since)` is the one place that reads it from the ledger: each plan's realised P&L after fees
+(`Ledger.realized`), its fills' fees, and with `since` (UTC midnight) the day's realised P&L and fees from the
+ledger's per-fill P&L record (`fill_pnl`, written with every fill the ledger applies). Without `since` (or for
+a ledger without that record) "today" is counted from a baseline: what each plan had realised when the console
+opened (or at UTC midnight, if the console ran through it). Pure bookkeeping apart from that one read; no
+Textual."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ class PlanPnL:
     symbol: str
     realised: Decimal  # since the plan opened, after fees
     fees: Decimal  # of its fills, in quote (a rebate is negative)
+    today: Decimal | None = None  # realised since the day's start, fees included (None: not read, use a baseline)
+    fees_today: Decimal | None = None
 
 
 def _dec(text: Any) -> Decimal:
@@ -34,16 +37,28 @@ def _dec(text: Any) -> Decimal:
         return ZERO
 
 
-def read_plan_pnl(ledger: Any) -> dict[str, PlanPnL]:
-    """Every plan's realised P&L and fees, in two indexed reads (no orders, no fill objects: a few ms at 2,000
-    plans). Runs on the bridge's read-only ledger connection, never on the UI thread."""
-    with ledger._read() as c:  # read-only; until the ledger has an API for realised P&L (see the module doc)
-        plans = c.execute("SELECT plan_id, symbol, realized_pnl FROM plans ORDER BY rowid").fetchall()
+def read_plan_pnl(ledger: Any, since: float | None = None) -> dict[str, PlanPnL]:
+    """Every plan's realised P&L and fees, in a few indexed reads (no orders, no fill objects: a few ms at 2,000
+    plans); with `since`, also each plan's realised P&L and fees of the fills at or after it. Runs on the bridge's
+    read-only ledger connection, never on the UI thread."""
+    realised = ledger.realized()
+    with ledger._read() as c:  # read-only: symbols and fees (the ledger has no API for these two yet)
+        symbols = dict(c.execute("SELECT plan_id, symbol FROM plans").fetchall())
         fee_rows = c.execute("SELECT plan_id, fee FROM fills WHERE fee NOT IN ('0', '')").fetchall()
+        day_fees = [] if since is None else c.execute(
+            "SELECT f.plan_id, f.fee FROM fills f JOIN fill_pnl p ON p.fill_id = f.fill_id "
+            "WHERE p.time >= ? AND f.fee NOT IN ('0', '')", (since,)).fetchall()
+    today = None if since is None else ledger.realized_since(since)
     fees: dict[str, Decimal] = {}
     for pid, fee in fee_rows:
         fees[pid] = fees.get(pid, ZERO) + _dec(fee)
-    return {pid: PlanPnL(pid, symbol, _dec(realised), fees.get(pid, ZERO)) for pid, symbol, realised in plans}
+    fees_today: dict[str, Decimal] = {}
+    for pid, fee in day_fees:
+        fees_today[pid] = fees_today.get(pid, ZERO) + _dec(fee)
+    return {pid: PlanPnL(pid, symbols.get(pid, ""), r, fees.get(pid, ZERO),
+                         None if today is None else today.get(pid, ZERO),
+                         None if today is None else fees_today.get(pid, ZERO))
+            for pid, r in realised.items()}
 
 
 def day_start(now: float) -> float:
@@ -70,6 +85,9 @@ class RealisedBook:
 
     def update(self, pnl: dict[str, PlanPnL]) -> None:
         now = self.clock()
+        if pnl and all(p.today is not None for p in pnl.values()):  # the ledger said what today's fills realised
+            self.since, self.latest, self.loaded = day_start(now), pnl, True
+            return
         if self.since is None or day_start(now) > self.since:  # first read, or a new UTC day began
             self._base = dict(self.latest) if self.since is not None else dict(pnl)
             self.since = now if self.since is None else day_start(now)
@@ -81,6 +99,8 @@ class RealisedBook:
         now = self.latest.get(plan_id)
         if now is None:
             return ZERO, ZERO
+        if now.today is not None:
+            return now.today, now.fees_today or ZERO
         base = self._base.get(plan_id)
         return (now.realised - base.realised, now.fees - base.fees) if base else (now.realised, now.fees)
 
