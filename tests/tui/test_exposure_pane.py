@@ -91,7 +91,9 @@ async def test_the_pane_shows_exposure_where_it_fits_and_a_stop_fill_realises(de
         assert pane.display
         desk.engine.set_mark("BTCUSDT", D("97000"), FROZEN)  # TPL_1's stop (98,000) fills: a realised loss
         await until(pilot, lambda: app._realised.today("TPL_1")[0] < 0, what="realised today")
-        assert (AlertKind.STOP_FILLED, "TPL_1") in kinds(app) and marked(app, "TPL_1")
+        # the alert rides on the activity log's events (the timer's poll), the row on the fill's wake-up
+        await until(pilot, lambda: (AlertKind.STOP_FILLED, "TPL_1") in kinds(app) and marked(app, "TPL_1"),
+                    what="the stop-fill alert on TPL_1's row")
         await until(pilot, lambda: "by plan TPL_1 -" in pane.plain_text(), what="the plan in the pane")
         await pilot.press("E")
         screen = await screen_of(pilot, ExposureScreen)
