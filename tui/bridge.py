@@ -40,6 +40,8 @@ Seeder = Callable[[ExecutionHandler], Awaitable[Any]]
 OutcomeSink = Callable[[CommandOutcome], None]
 
 _LOGGERS = ("plandesk", "core", "connectors")
+#: journal kind of a desk-state change, by the state it goes to (the payload names both ends: "desk ACTIVE -> REDUCING")
+_DESK_VERB = {DeskStatus.HALTED: "halt", DeskStatus.REDUCING: "reduce", DeskStatus.ACTIVE: "resume"}
 
 
 class _LogToBridge(logging.Handler):
@@ -227,11 +229,16 @@ class DeskBridge(LiveView):
         return self.submit(self._send(batch, directive, halt_desk, on_outcome))
 
     def set_desk(self, status: DeskStatus, *, why: str = "operator") -> Future[DeskStatus]:
+        """Set the desk state; journaled as the transition it is ("desk ACTIVE -> REDUCING (operator)")."""
+        status = DeskStatus(status)
+
         def run() -> DeskStatus:
             rt = self._rt()
+            before = rt.ledger.desk()
             rt.ledger.set_desk(status)
-            verb = "halt" if status is DeskStatus.HALTED else "resume"
-            rt.journal.append(verb, directive_id=None, payload={"summary": f"desk {status} ({why})"})
+            rt.journal.append(_DESK_VERB[status], directive_id=None, payload={
+                "from": before.value, "to": status.value, "why": why,
+                "summary": f"desk {before} -> {status} ({why})"})
             with self._lock:
                 self._desk = status
             return status
