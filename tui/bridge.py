@@ -56,6 +56,11 @@ class _LogToBridge(logging.Handler):
 
 
 class DeskBridge(LiveView):
+    #: seconds between a preview and its journal entry: writing a flatten of 2,000 plans (22,000 commands, ~4 MB
+    #: of JSON, ~120 ms of CPU on the bridge loop) must not compete with the console painting that preview. It is
+    #: always written before anything is sent after it (see _flush_journal).
+    journal_delay: float = 0.5
+
     """See the module doc. `connector` is any IExecutionConnector; `db` the ledger file (the journal lives in it).
 
     `seed` (optional) runs once on the bridge loop after the ledger is open (e.g. core.demo.seed_demo_desk).
@@ -96,6 +101,10 @@ class DeskBridge(LiveView):
         self._started: Future[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._log_handler: _LogToBridge | None = None
+        #: previews not journaled yet, oldest first (loop-only): written `journal_delay` after the preview, and always
+        #: before a send, a journal read or the shutdown (DeskBridge._flush_journal)
+        self._unjournaled: list[tuple[StrategyDirective, ExecutionBatch]] = []
+        self._journal_handle: asyncio.TimerHandle | None = None
 
     # ---------------------------------------------------------------------------------------------- lifecycle
 
@@ -191,6 +200,7 @@ class DeskBridge(LiveView):
             raise
 
     async def _shutdown(self) -> None:
+        self._flush_journal()
         self.on_change = None
         if self._fast_handle is not None:
             self._fast_handle.cancel()
@@ -257,7 +267,11 @@ class DeskBridge(LiveView):
 
     def journal_entries(self, limit: int = 2000) -> Future[list[Any]]:
         """The newest journal entries (oldest first), read on the bridge's loop, never on the UI thread."""
-        return self._call(lambda: self._rt().journal.entries(limit=limit))
+        def run() -> list[Any]:
+            self._flush_journal()
+            return self._rt().journal.entries(limit=limit)
+
+        return self._call(run)
 
     # ---------------------------------------------------------------------------------------------- on the loop
 
@@ -275,6 +289,12 @@ class DeskBridge(LiveView):
         return self._reader
 
     def _preview(self, directive: StrategyDirective) -> Preview:
+        # A flatten of 2,000 plans makes 22,000 commands and a 20,000-order view: no collections over the whole
+        # heap while they are made (nothing here forms cycles)
+        with gc_paused():
+            return self._build_preview(directive)
+
+    def _build_preview(self, directive: StrategyDirective) -> Preview:
         from core.worker import translate
 
         reader = self._read()
@@ -285,10 +305,9 @@ class DeskBridge(LiveView):
         markets = {s: r if newest.get(s, r.mark_price) == r.mark_price else r.model_copy(
             update={"mark_price": newest[s]}) for s, r in state.markets.items()}
         state = state.model_copy(update={"markets": markets})
-        with gc_paused():  # 22,000 new commands for a flatten of 2,000 plans: no collections over the whole heap
-            batch = translate(directive, state)
+        batch = translate(directive, state)
         assert self._loop is not None
-        self._loop.call_soon_threadsafe(self._journal_preview, directive, batch)
+        self._loop.call_soon_threadsafe(self._queue_journal, directive, batch)
         touched = set(batch.plan_versions)
         orders = {o.order_id: o for p in state.plans if p.plan_id in touched for o in p.orders}
         symbols = {p.symbol for p in state.plans if p.plan_id in touched} | {c.symbol for c in batch.commands}
@@ -322,6 +341,22 @@ class DeskBridge(LiveView):
             found.sort(key=lambda p: rank.get(p.plan_id, last))
         return fresh.model_copy(update={"plans": found})
 
+    def _queue_journal(self, directive: StrategyDirective, batch: ExecutionBatch) -> None:
+        """(On the loop.) Journal the preview soon, off the moment the console paints it."""
+        self._unjournaled.append((directive, batch))
+        if self._journal_handle is None:
+            assert self._loop is not None
+            self._journal_handle = self._loop.call_later(self.journal_delay, self._flush_journal)
+
+    def _flush_journal(self) -> None:
+        """(On the loop.) Write every preview not journaled yet, in the order they were made."""
+        if self._journal_handle is not None:
+            self._journal_handle.cancel()
+            self._journal_handle = None
+        pending, self._unjournaled = self._unjournaled, []
+        for directive, batch in pending:
+            self._journal_preview(directive, batch)
+
     def _journal_preview(self, directive: StrategyDirective, batch: ExecutionBatch) -> None:
         try:
             journal_preview(self._rt().journal, directive, batch)
@@ -349,6 +384,7 @@ class DeskBridge(LiveView):
     async def _send(self, batch: ExecutionBatch, directive: StrategyDirective, halt_desk: bool,
                     sink: OutcomeSink | None) -> ExecutionReport:
         await self._ensure_ready()
+        self._flush_journal()  # the previews before this send (its own among them) are journaled before it
         rt = self._rt()
         self._flush_marks(persist=True)
 

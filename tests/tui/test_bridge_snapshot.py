@@ -3,6 +3,7 @@ only plans that changed since the view read them are read again, and a preview i
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -74,3 +75,33 @@ def test_a_preview_reads_again_only_the_plans_that_changed(desk: Desk, monkeypat
     assert second.batch.plan_versions["TPL_2"] == desk.ledger.get_plan("TPL_2").version
     fresh = translate(flatten.model_copy(update={"directive_id": "STR_S2"}), bridge._read().state(None))
     assert second.batch.to_dict() == fresh.to_dict()  # byte for byte what a full read gives
+
+
+def test_a_preview_is_journaled_before_anything_sent_after_it(desk: Desk) -> None:
+    """The preview's journal entry is written off the moment the console paints it, but never after a send."""
+    bridge = desk.bridge
+    bridge.journal_delay = 60.0  # it would come much later on its own
+    journal = bridge.runtime.journal
+    directive = StrategyDirective(directive_id="STR_J1", scope=Scope.CLOSE_EXISTING, target_plan_ids=["TPL_5"])
+    preview = bridge.preview(directive).result(timeout=5)
+    report = bridge.send(preview.batch, directive).result(timeout=10)
+    assert report.ok
+    kinds = [e.kind for e in journal.entries(directive_id="STR_J1")]
+    assert kinds[0] == "preview" and kinds.count("preview") == 1 and "send" in kinds
+    other = StrategyDirective(directive_id="STR_J2", scope=Scope.CLOSE_EXISTING, target_plan_ids=["TPL_6"])
+    bridge.preview(other).result(timeout=5)
+    assert [e.directive_id for e in bridge.journal_entries().result(timeout=5)].count("STR_J2") == 1  # a read
+
+
+def test_a_preview_is_journaled_soon_on_its_own(desk: Desk) -> None:
+    bridge = desk.bridge
+    bridge.journal_delay = 0.05
+    directive = StrategyDirective(directive_id="STR_J3", scope=Scope.CLOSE_EXISTING, target_plan_ids=["TPL_2"])
+    preview = bridge.preview(directive).result(timeout=5)
+    journal = bridge.runtime.journal
+    end = time.monotonic() + 5
+    while not journal.entries(directive_id="STR_J3", kind="preview"):
+        assert time.monotonic() < end, "the preview was never journaled"
+        time.sleep(0.01)
+    [entry] = journal.entries(directive_id="STR_J3", kind="preview")
+    assert entry.payload["digest"] == preview.batch.digest()
