@@ -59,7 +59,7 @@ class DeskBridge(LiveView):
     #: seconds between a preview and its journal entry: writing a flatten of 2,000 plans (22,000 commands, ~4 MB
     #: of JSON, ~120 ms of CPU on the bridge loop) must not compete with the console painting that preview. It is
     #: always written before anything is sent after it (see _flush_journal).
-    journal_delay: float = 0.5
+    journal_delay: float = 0.25
 
     """See the module doc. `connector` is any IExecutionConnector; `db` the ledger file (the journal lives in it).
 
