@@ -6,8 +6,10 @@ the bridge thread) says an order update or fill changed a row, or a send is over
 
 Previews and the detail pane read through a second, read-only connection to the ledger on one "desk-preview"
 thread: SQLite in WAL mode lets them read a consistent snapshot while the bridge thread writes (a commit that waits
-for the disk must not delay a preview). They are computed at the newest marks, which the bridge keeps in memory and
-writes to the ledger about once a second (and always before a send)."""
+for the disk must not delay a preview). A preview translates from the plans the view already holds, checked
+against the ledger's plan versions on that connection; only the plans that changed are read again (_state_for).
+Previews are computed at the newest marks, which the bridge keeps in memory and writes to the ledger about once a
+second (and always before a send)."""
 
 from __future__ import annotations
 
@@ -56,17 +58,17 @@ class _LogToBridge(logging.Handler):
 
 
 class DeskBridge(LiveView):
-    #: seconds between a preview and its journal entry: writing a flatten of 2,000 plans (22,000 commands, ~4 MB
-    #: of JSON, ~120 ms of CPU on the bridge loop) must not compete with the console painting that preview. It is
-    #: always written before anything is sent after it (see _flush_journal).
-    journal_delay: float = 0.25
-
     """See the module doc. `connector` is any IExecutionConnector; `db` the ledger file (the journal lives in it).
 
     `seed` (optional) runs once on the bridge loop after the ledger is open (e.g. core.demo.seed_demo_desk).
     `mark_interval` is how often coalesced marks and changed plans reach the view; `mark_persist_interval` how
     often marks are written to the ledger; `health_interval` how often the connector's health is asked and the
     ledger checked for changes made by another process."""
+
+    #: seconds between a preview and its journal entry: writing a flatten of 2,000 plans (22,000 commands, ~4 MB
+    #: of JSON, ~120 ms of CPU on the bridge loop) must not compete with the console painting that preview. It is
+    #: always written before anything is sent after it (see _flush_journal).
+    journal_delay: float = 0.25
 
     def __init__(
         self,

@@ -56,7 +56,7 @@ class LiveView:
         self._lock = threading.Lock()
         self._rows: dict[str, PlanRow] = {}
         #: the plans behind the rows, as last read from the ledger (with their orders): what a preview translates
-        #: from, after checking their versions against the ledger (DeskBridge._plans_for). Never changed in place.
+        #: from, after checking their versions against the ledger (DeskBridge._state_for). Never changed in place.
         self._plans: dict[str, TradePlan] = {}
         self._by_symbol: dict[str, set[str]] = {}
         self._dirty: dict[str, None] = {}  # insertion-ordered set
