@@ -25,7 +25,15 @@ from core.models import (
     TradePlan,
 )
 from core.risk import ALGO_TYPES, BatchCommand, RiskContext, adds_exposure, review
-from core.worker_exits import BuilderBase, PlanCommands, trusted_cancel, unprotected_reason
+from core.worker_exits import (
+    PROTECTIVE,
+    BuilderBase,
+    PlanCommands,
+    open_orders,
+    trusted_cancels,
+    trusted_command,
+    unprotected_reason,
+)
 
 ZERO = Decimal(0)
 
@@ -72,20 +80,23 @@ class _Builder(BuilderBase):
         else:
             self.close_existing()
         commands: list[BatchCommand] = []
-        if not self.errors:
+        symbols: dict[str, None] = {}  # of the commands, in the order they first appear (every command of a plan
+        if not self.errors:  # is on the plan's symbol)
             others: list[BatchCommand] = []  # everything but the cancels: what the risk context needs to look at
             seq = 0
             for pid, symbol, pc in self.out:
-                for order_id in pc.cancels:
-                    seq += 1
-                    commands.append(trusted_cancel(seq, pid, symbol, order_id))
+                if pc.cancels:
+                    commands.extend(trusted_cancels(seq, pid, symbol, pc.cancels))
+                    seq += len(pc.cancels)
                 specs: list[partial[ExecuteTrade] | partial[ModifyOrder]] = [*pc.trades, *pc.modifies, *pc.protective]
                 for spec in specs:
                     seq += 1
-                    cmd = spec(seq=seq)
+                    cmd = trusted_command(spec, seq)
                     commands.append(cmd)
                     others.append(cmd)
-            found = review(commands, self.risk_context(others, commands))
+                if pc.cancels or specs:
+                    symbols.setdefault(symbol)
+            found = review(commands, self.risk_context(others, commands, set(symbols)))
             self.errors.extend(found.errors)
             self.warnings.extend(found.warnings)
         if self.errors:
@@ -97,12 +108,13 @@ class _Builder(BuilderBase):
             warnings=self.warnings,
             errors=self.errors,
             plan_versions=self.plan_versions,
-            marks={c.symbol: self.state.markets[c.symbol].mark_price for c in commands
-                   if c.symbol in self.state.markets},
+            marks={s: self.state.markets[s].mark_price for s in symbols if s in self.state.markets} if commands
+            else {},
             loosened=self.loosened,
         )
 
-    def risk_context(self, commands: list[BatchCommand], everything: list[BatchCommand]) -> RiskContext:
+    def risk_context(self, commands: list[BatchCommand], everything: list[BatchCommand],
+                     touched: set[str]) -> RiskContext:
         """Positions are summed only for the symbols a position limit applies to and an exposure-adding order
         touches; roles and quantities only for the orders a MODIFY_ORDER targets (what check() reads). The venue's
         facts (the orders cancelled or modified, the open counts) only where a market carries venue rules."""
@@ -125,7 +137,7 @@ class _Builder(BuilderBase):
                     if o.order_id in modified:
                         roles[o.order_id] = o.role
                         qtys[o.order_id] = o.remaining
-        touched = {c.symbol for c in commands} | {c.symbol for c in everything if isinstance(c, CancelOrder)}
+        # `touched`: the symbols of every command (the non-cancels' and the cancels'), given by build()
         venue = {s for s in touched if (r := self.state.markets.get(s)) is not None and _has_venue_rules(r)}
         orders: dict[str, Order] = {}
         counts: dict[str, tuple[int, int]] = {}
@@ -136,7 +148,7 @@ class _Builder(BuilderBase):
                 r = self.state.markets[sym]
                 if r.max_num_orders is None and r.max_num_algo_orders is None:
                     continue
-                live = [o for p in plans if p.symbol == sym for o in p.open_orders]
+                live = [o for p in plans if p.symbol == sym for o in open_orders(p)]
                 counts[sym] = (len(live), sum(1 for o in live if o.type in ALGO_TYPES))
         return RiskContext(
             limits=self.state.limits,
@@ -355,8 +367,8 @@ class _Builder(BuilderBase):
     # ---- building blocks ------------------------------------------------------------------------------------
     def close_plan(self, plan: TradePlan, rules: MarketRules, pc: PlanCommands) -> None:
         pid = plan.plan_id
-        open_orders = plan.open_orders
-        if plan.status is PlanStatus.CLOSED or (plan.net_position == 0 and not open_orders):
+        live = open_orders(plan)
+        if plan.status is PlanStatus.CLOSED or (plan.net_position == 0 and not live):
             self.warn(pid, "already flat with no open orders; nothing to close")
             return
         self.closing.add(pid)
@@ -364,14 +376,14 @@ class _Builder(BuilderBase):
         if not rules.trading and net != 0:
             # Only cancels reach the venue: the close cannot be sent, so the protective orders stay (cancelling
             # them could not be followed by a close); the working entries and exits are cancelled.
-            kept = [o.order_id for o in open_orders if o.role.is_protective]
-            pc.cancels.extend(o.order_id for o in open_orders if not o.role.is_protective)
+            kept = [o.order_id for o in live if o.role in PROTECTIVE]
+            pc.cancels.extend(o.order_id for o in live if o.role not in PROTECTIVE)
             self.warn(pid, f"{plan.symbol}: symbol status {rules.symbol_status}: only cancels may be sent; the close "
                            f"of {dec_str(abs(net))} is not sent"
                       + (f" and {', '.join(kept)} stay{'s' if len(kept) == 1 else ''} open to protect it"
                          if kept else " (the position stays open)"))
             return
-        pc.cancels.extend(o.order_id for o in open_orders)
+        pc.cancels.extend([o.order_id for o in live])
         if net == 0:
             return
         qty = round_down_to(abs(net), rules.step_size)
@@ -423,7 +435,7 @@ class _Builder(BuilderBase):
         pid = plan.plan_id
         sign = plan.direction.sign
         target_signed = sign * target
-        working_orders = [o for o in plan.open_orders if o.role in (OrderRole.ENTRY, OrderRole.EXIT)]
+        working_orders = [o for o in open_orders(plan) if o.role in (OrderRole.ENTRY, OrderRole.EXIT)]
         working = sum((o.side.sign * o.remaining for o in working_orders), ZERO)
         if round_down_to(abs(plan.net_position + working - target_signed), rules.step_size) == 0:
             self.warn(pid, f"already at target {dec_str(target)} (position plus working orders); nothing to send")
@@ -472,7 +484,7 @@ class _Builder(BuilderBase):
             self.err(f"{pid}: entry_directive.limit_price",
                      f"{dec_str(entry.limit_price)} is not a multiple of the tick size {dec_str(rules.tick_size)}")
             return
-        entries = [o for o in plan.open_orders if o.role is OrderRole.ENTRY and o.type is OrderType.LIMIT]
+        entries = [o for o in open_orders(plan) if o.role is OrderRole.ENTRY and o.type is OrderType.LIMIT]
         if not entries:
             self.warn(pid, "no working LIMIT entry orders to reprice")
         for o in entries:

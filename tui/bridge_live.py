@@ -55,6 +55,9 @@ class LiveView:
         # -- shared with the UI thread, under _lock
         self._lock = threading.Lock()
         self._rows: dict[str, PlanRow] = {}
+        #: the plans behind the rows, as last read from the ledger (with their orders): what a preview translates
+        #: from, after checking their versions against the ledger (DeskBridge._state_for). Never changed in place.
+        self._plans: dict[str, TradePlan] = {}
         self._by_symbol: dict[str, set[str]] = {}
         self._dirty: dict[str, None] = {}  # insertion-ordered set
         self._new_marks: dict[str, Decimal] = {}
@@ -296,6 +299,7 @@ class LiveView:
         changed = False
         with self._lock:
             for plan in plans:
+                self._plans[plan.plan_id] = plan  # (read in version order on this one thread: never older)
                 rules = self._markets.get(plan.symbol)
                 old = self._rows.get(plan.plan_id)
                 if old is not None and old.version == plan.version:
