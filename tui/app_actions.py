@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from tui.bridge import DeskBridge
 
 T = TypeVar("T")
-DESK_ACTIONS = ("stop", "scale", "close_plan", "new_plan", "halt", "flatten_all", "flatten_marked")
+DESK_ACTIONS = ("stop", "scale", "close_plan", "new_plan", "flatten_all", "flatten_marked")
 
 
 def plans_word(n: int) -> str:
@@ -77,6 +77,9 @@ class DeskActions:
 
     def poll(self) -> None:
         raise NotImplementedError  # pragma: no cover - PlanDeskApp
+
+    if TYPE_CHECKING:
+        def action_desk_state(self) -> None: ...  # tui.app_order_actions.OrderActions
 
     def on_mount(self) -> None:
         """(Textual calls every class's on_mount in the MRO: this runs after PlanDeskApp's.)"""
@@ -227,18 +230,6 @@ class DeskActions:
 
         self.push_screen(NewPlanScreen(self.bridge.markets(), cursor_blink=self.cursor_blink), chosen)
 
-    def action_halt(self) -> None:
-        if self.bridge.desk() is DeskStatus.ACTIVE:
-            self._set_desk(DeskStatus.HALTED)
-            return
-
-        def answer(yes: bool | None) -> None:
-            if yes:
-                self._set_desk(DeskStatus.ACTIVE)
-
-        self.push_screen(ConfirmScreen("Resume the desk?", "New trades and scale-ins will be allowed again."),
-                         answer)
-
     def _set_desk(self, status: DeskStatus) -> None:
         def done(s: DeskStatus) -> None:
             self.poll()
@@ -329,7 +320,9 @@ class DeskActions:
         yield SystemCommand("Close the selected plan", "c · cancel its orders, close its position",
                             self.action_close_plan)
         yield SystemCommand("New plan", "n · symbol, direction, size, stop", self.action_new_plan)
-        yield SystemCommand("Halt / resume the desk", "h", self.action_halt)
+        # the desk state dialog (tui.app_order_actions): ACTIVE / REDUCING / HALTED, proposed and confirmed like `h`
+        yield SystemCommand("Halt / reduce / resume the desk", "h · the desk state dialog, confirmed",
+                            self.action_desk_state)
         yield SystemCommand("FLATTEN ALL", "F · every active plan, and halt the desk", self.action_flatten_all)
         yield SystemCommand("Flatten the marked plans (or the cursor's symbol)", "X · space marks, * marks all shown",
                             self.action_flatten_marked)
