@@ -80,6 +80,7 @@ class DeskActions:
 
     if TYPE_CHECKING:
         def action_desk_state(self) -> None: ...  # tui.app_order_actions.OrderActions
+        def alarm_unprotected(self, unprotected: dict[str, str], now: float) -> None: ...  # tui.app_alerts
 
     def on_mount(self) -> None:
         """(Textual calls every class's on_mount in the MRO: this runs after PlanDeskApp's.)"""
@@ -361,6 +362,8 @@ class DeskActions:
         def done(report: ExecutionReport) -> None:
             self.poll()
             self._sending.pop(did, None)
+            if report.unprotected:  # a failed flatten whose stop could not come back: the alarm does not wait
+                self.alarm_unprotected(report.unprotected, self.clock())
             if screen.is_attached:
                 screen.show_report(report, {r.plan_id: r for r in self.bridge.rows()})
             if report.refused:
