@@ -82,7 +82,7 @@ async def test_the_console_header_at_each_size(tmp_path: object, size: tuple[int
             await until(pilot, lambda: "⚠ 1" in bar.render().plain, what="the alert count in the header")
             plain = bar.render().plain
             assert len(plain) <= size[0]
-            for part in ("DESK ACTIVE", "paper ● ok", "data 1.5s", "uPnL 0", "⚠ 1 alert"):
+            for part in ("DESK ACTIVE", "paper ● ok", "data 1.5s", "uPnL 0.00", "⚠ 1 alert"):
                 assert part in plain, (size, plain)
             if size[0] >= 160:
                 assert "6 plans · 6 active" in plain and plain.rstrip().endswith(CLOCK)
