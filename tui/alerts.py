@@ -75,6 +75,11 @@ class AlertBook:
         cur.resolved = True
         return True
 
+    def holds(self, kind: AlertKind, subject: str) -> bool:
+        """An alert of this kind and subject was raised and has not been resolved (acknowledged or not)."""
+        cur = self._by_key.get((kind, subject))
+        return cur is not None and not cur.resolved
+
     def acknowledge_all(self) -> int:
         n = 0
         for a in self._by_key.values():

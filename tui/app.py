@@ -37,8 +37,8 @@ from tui.widgets.activity import ActivityLog
 from tui.widgets.desk_input import DeskInput
 from tui.widgets.detail import PlanDetail
 from tui.widgets.exposure_pane import ExposurePane
-from tui.widgets.fmt import num
-from tui.widgets.header import DeskHeader
+from tui.widgets.fmt import pnl
+from tui.widgets.header import DeskCounts, DeskHeader
 from tui.widgets.plans_table import PlansTable
 
 T = TypeVar("T")
@@ -294,12 +294,9 @@ class PlanDeskApp(AlertsMixin, DeskViewsMixin, OrderActions, DeskActions, App[No
 
     def _show_counts(self, ch: Changes) -> None:
         table = self._table
-        upnl = table.unrealised_total().quantize(Decimal("0.01"))
-        counts = f"{table.total_plans} plans · {table.active_plans} active · uPnL {num(upnl)}"
-        if table.filter_text:
-            counts += f" · filter '{table.filter_text}': {table.visible_count} shown"
-        if self.alerts.header_text():
-            counts += f" · ⚠ {self.alerts.header_text()}"
+        upnl = pnl(table.unrealised_total())  # signed, two places: as the rows and the exposure pane show it
+        counts = DeskCounts(plans=table.total_plans, active=table.active_plans, upnl=upnl,
+                            filter_text=table.filter_text, shown=table.visible_count, alerts=len(self.alerts.active()))
         for header in (self._header, getattr(self.screen, "header", None)):
             if isinstance(header, DeskHeader):
                 header.show(desk=ch.desk, health=ch.health, last_data_ts=ch.last_data_ts, counts=counts,

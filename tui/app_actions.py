@@ -2,7 +2,8 @@
 flow they share. A mixin of PlanDeskApp (tui.app), which provides the bridge, the widgets and the workers.
 
 With plans marked in the table (space, `*`), `t`, `s` and `c` target every marked plan: one directive, one preview,
-one confirmation. `X` flattens the marked plans, or with none marked every plan on the cursor row's symbol."""
+one confirmation. `X` flattens the marked plans, or with none marked every plan on the cursor row's symbol (those
+many-plan helpers are tui.app_many)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from textual.widgets import Input
 from core.directives import StrategyDirective
 from core.models import DeskStatus, PlanStatus
 from core.outcomes import CommandOutcome, ExecutionReport
+from tui.app_many import ManyPlanActions
 from tui.bridge_view import Preview
 from tui.screens.action_inputs import ConfirmScreen, NewPlanScreen, ScaleScreen, StopScreen
 from tui.screens.forms import (
@@ -31,7 +33,7 @@ from tui.screens.forms import (
     stop_directive,
 )
 from tui.screens.help import HelpScreen
-from tui.screens.many_inputs import ManyInput, ManyScaleScreen, ManyStopScreen
+from tui.screens.many_inputs import ManyScaleScreen, ManyStopScreen
 from tui.screens.preview import PreviewScreen
 from tui.screens.preview_diff import with_changes
 from tui.widgets.fmt import num
@@ -42,14 +44,10 @@ if TYPE_CHECKING:
     from tui.bridge import DeskBridge
 
 T = TypeVar("T")
-DESK_ACTIONS = ("stop", "scale", "close_plan", "new_plan", "halt", "flatten_all", "flatten_marked")
+DESK_ACTIONS = ("stop", "scale", "close_plan", "new_plan", "flatten_all", "flatten_marked")
 
 
-def plans_word(n: int) -> str:
-    return f"{n} plan{'s' * (n != 1)}"
-
-
-class DeskActions:
+class DeskActions(ManyPlanActions):
     """Needs from the app: the names declared below, plus Textual's App API (push_screen, notify, exit, ...)."""
 
     bridge: DeskBridge
@@ -77,6 +75,10 @@ class DeskActions:
 
     def poll(self) -> None:
         raise NotImplementedError  # pragma: no cover - PlanDeskApp
+
+    if TYPE_CHECKING:
+        def action_desk_state(self) -> None: ...  # tui.app_order_actions.OrderActions
+        def alarm_unprotected(self, unprotected: dict[str, str], now: float) -> None: ...  # tui.app_alerts
 
     def on_mount(self) -> None:
         """(Textual calls every class's on_mount in the MRO: this runs after PlanDeskApp's.)"""
@@ -129,28 +131,6 @@ class DeskActions:
             return None
         return row
 
-    def _marked_rows(self) -> list[Any] | None:
-        """The marked plans that can still be acted on (ACTIVE), at the newest marks; None when none are marked."""
-        table = self._table
-        ids = table.marked_ids()
-        if not ids:
-            return None
-        rows = [r for pid in ids if (r := table.row_data(pid)) is not None and r.status is not PlanStatus.CLOSED]
-        if not rows:
-            self.notify(f"The {plans_word(len(ids))} marked are all CLOSED (u unmarks).", severity="warning",
-                        timeout=3)
-        return rows
-
-    def _many(self, kind: type[ManyStopScreen] | type[ManyScaleScreen], rows: list[Any],
-              chosen: Callable[[ManyInput | None], None]) -> None:
-        ids = [r.plan_id for r in rows]
-        table = self._table
-
-        def current() -> list[Any]:
-            return [r for pid in ids if (r := table.row_data(pid)) is not None]
-
-        self.push_screen(kind(current, self.bridge.markets(), cursor_blink=self.cursor_blink), chosen)
-
     def action_stop(self) -> None:
         many = self._marked_rows()
         if many is not None:
@@ -169,23 +149,6 @@ class DeskActions:
 
         self.push_screen(StopScreen(row, self.bridge.markets().get(row.symbol), cursor_blink=self.cursor_blink),
                          chosen)
-
-    def _stop_many(self, p: ManyInput | None) -> None:
-        if p is None or not p.plan_ids:
-            return
-        one = StopInput(tolerance=p.tolerance, price=p.price, new_stop=Decimal(1))
-        directive = stop_directive(p.plan_ids[0], one, self.new_id()).model_copy(
-            update={"target_plan_ids": list(p.plan_ids)})
-        what = f"{num(p.tolerance * 100)} % from each mark" if p.tolerance is not None else f"to {num(p.price)}"
-        left = f" ({len(p.skipped)} marked left out: would not tighten)" if p.skipped else ""
-        self.start_preview(directive, title=f"stop {plans_word(len(p.plan_ids))} {what}{left}")
-
-    def _scale_many(self, p: ManyInput | None) -> None:
-        if p is None or not p.plan_ids or p.target is None:
-            return
-        directive = scale_directive(p.plan_ids[0], p.target, self.new_id()).model_copy(
-            update={"target_plan_ids": list(p.plan_ids)})
-        self.start_preview(directive, title=f"scale {plans_word(len(p.plan_ids))} to {num(p.target)} each")
 
     def action_scale(self) -> None:
         many = self._marked_rows()
@@ -209,9 +172,7 @@ class DeskActions:
         many = self._marked_rows()
         if many is not None:
             if many:
-                ids = [r.plan_id for r in many]
-                self.start_preview(close_directive(ids, self.new_id(), self.close_slippage),
-                                   title=f"close {len(ids)} marked plan{'s' * (len(ids) != 1)}")
+                self._close_many(many)
             return
         row = self._active_row()
         if row is not None:
@@ -226,18 +187,6 @@ class DeskActions:
                                    title=f"new plan: {side} {num(p.size)} {p.symbol}")
 
         self.push_screen(NewPlanScreen(self.bridge.markets(), cursor_blink=self.cursor_blink), chosen)
-
-    def action_halt(self) -> None:
-        if self.bridge.desk() is DeskStatus.ACTIVE:
-            self._set_desk(DeskStatus.HALTED)
-            return
-
-        def answer(yes: bool | None) -> None:
-            if yes:
-                self._set_desk(DeskStatus.ACTIVE)
-
-        self.push_screen(ConfirmScreen("Resume the desk?", "New trades and scale-ins will be allowed again."),
-                         answer)
 
     def _set_desk(self, status: DeskStatus) -> None:
         def done(s: DeskStatus) -> None:
@@ -254,27 +203,6 @@ class DeskActions:
             return
         self.start_preview(close_directive(ids, self.new_id(), self.close_slippage),
                            title=f"FLATTEN ALL: {len(ids)} active plan{'s' * (len(ids) != 1)}", halt_desk=True)
-
-    def action_flatten_marked(self) -> None:
-        """Flatten the marked plans; with none marked, every active plan on the cursor row's symbol. The desk is
-        not halted (that is F's)."""
-        many = self._marked_rows()
-        if many is not None:
-            if not many:
-                return
-            ids = [r.plan_id for r in many]
-            title = f"FLATTEN {len(ids)} marked plan{'s' * (len(ids) != 1)}"
-        else:
-            row = self._selected()
-            if row is None:
-                return
-            ids = [r.plan_id for r in self._table.plan_rows()
-                   if r.symbol == row.symbol and r.status is PlanStatus.ACTIVE]
-            if not ids:
-                self.notify(f"No active plans on {row.symbol}.", severity="warning", timeout=3)
-                return
-            title = f"FLATTEN {row.symbol}: {plans_word(len(ids))}"
-        self.start_preview(close_directive(ids, self.new_id(), self.close_slippage), title=title)
 
     def action_filter(self) -> None:
         inp = self._filter
@@ -329,7 +257,9 @@ class DeskActions:
         yield SystemCommand("Close the selected plan", "c · cancel its orders, close its position",
                             self.action_close_plan)
         yield SystemCommand("New plan", "n · symbol, direction, size, stop", self.action_new_plan)
-        yield SystemCommand("Halt / resume the desk", "h", self.action_halt)
+        # the desk state dialog (tui.app_order_actions): ACTIVE / REDUCING / HALTED, proposed and confirmed like `h`
+        yield SystemCommand("Halt / reduce / resume the desk", "h · the desk state dialog, confirmed",
+                            self.action_desk_state)
         yield SystemCommand("FLATTEN ALL", "F · every active plan, and halt the desk", self.action_flatten_all)
         yield SystemCommand("Flatten the marked plans (or the cursor's symbol)", "X · space marks, * marks all shown",
                             self.action_flatten_marked)
@@ -368,6 +298,8 @@ class DeskActions:
         def done(report: ExecutionReport) -> None:
             self.poll()
             self._sending.pop(did, None)
+            if report.unprotected:  # a failed flatten whose stop could not come back: the alarm does not wait
+                self.alarm_unprotected(report.unprotected, self.clock())
             if screen.is_attached:
                 screen.show_report(report, {r.plan_id: r for r in self.bridge.rows()})
             if report.refused:

@@ -7,14 +7,22 @@ Where each comes from (all pulled from the bridge's drain, never from the venue 
 - stop fill: a fill event of a STOP_LOSS order ("fill TPL_1 STOP_LOSS SELL ...");
 - rejected order: an outcome of our own send that ended REJECTED, or the supervisor's word that an order of a plan
   was REJECTED at the venue;
-- UNPROTECTED: a plan row with a position that its stops do not cover;
+- UNPROTECTED: a plan row with a position that its stops do not cover. The row says so at once; the alarm waits
+  for the state to last (UNPROTECTED_GRACE) when something is working on the plan and its passing states are
+  expected: a send of ours targets it (a flatten cancels the stop before its close fills; the grace counts from
+  the end of the send, at most SEND_HOLD_LIMIT), or it still has a stop that does not cover the position (the
+  protection supervisor resizes it after an entry fill). A plan with no stop that nothing works on alarms at once,
+  so does one the supervisor or a failed flatten (the send's report) names UNPROTECTED;
 - stale data: the bridge's mark times (`mark_times()`, per symbol) for the symbols with active plans;
 - venue lost: the connector's health not ok, or the venue's event stream ended."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from core.outcomes import CommandOutcome
 from tui.alerts import AlertBook, AlertKind
@@ -22,13 +30,37 @@ from tui.bridge_view import Changes, PlanRow
 
 _PLAN = re.compile(r"\b(TPL_[A-Za-z0-9_.:-]+)")
 _STREAM_LOST = re.compile(r"venue event stream|stream (lost|failed|ended)")
+_SUPERVISOR_UNPROTECTED = re.compile(r"^(TPL_[A-Za-z0-9_.:-]+) UNPROTECTED: ")
 MAX_TOASTS = 3  # per drain: a burst (a flatten's rejections, every symbol stale at once) ends in one summary toast
+#: seconds an UNPROTECTED state that something is working on must last before it alarms
+UNPROTECTED_GRACE = 1.5
+#: a send that works on a plan holds its alarm this long at most (a flatten retrying with the stop cancelled)
+SEND_HOLD_LIMIT = 10.0
+
+
+@dataclass
+class _Held:
+    """An UNPROTECTED row whose alarm waits: the grace counts from `since` (moved on while a send works on it)."""
+
+    since: float
+    first: float
+    row: PlanRow
+
+
+def _unprotected(row: PlanRow) -> bool:
+    return row.unprotected is not None and row.net != 0 and str(row.status) != "CLOSED"
 
 
 class AlertsMixin:
     alerts: AlertBook
     stale_after: float
+    _sending: dict[str, Any]  # directive id -> the PreviewScreen of a send in progress (tui.app_actions)
     _new_alerts: list[tuple[AlertKind, str]] | None = None
+    unprotected_grace: float = UNPROTECTED_GRACE
+    alert_clock: Callable[[], float] = time.monotonic  # the grace's clock (the app's own clock may be frozen)
+    _held: dict[str, _Held] | None = None
+    _busy_keys: tuple[str, ...] = ()
+    _busy_ids: frozenset[str] = frozenset()
 
     # notify() and bell() are the App's (this mixin comes before App in PlanDeskApp's bases: no stubs here, they
     # would shadow the real ones)
@@ -60,9 +92,16 @@ class AlertsMixin:
         (whose marks must be fresh)."""
         for row in ch.rows:
             self._watch_row(row, now)
+        if self._held:
+            for pid in ch.removed:
+                self._held.pop(pid, None)
         for ev in ch.events:
             m = _PLAN.search(ev.text)
-            if ev.level == "fill" and "STOP_LOSS" in ev.text:
+            sup = _SUPERVISOR_UNPROTECTED.match(ev.text) if ev.level == "error" else None
+            if sup is not None and self._held and sup.group(1) in self._held:  # the supervisor tried and failed
+                self._held.pop(sup.group(1))
+                self._alert(AlertKind.UNPROTECTED, sup.group(1), ev.text, now)
+            elif ev.level == "fill" and "STOP_LOSS" in ev.text:
                 self._alert(AlertKind.STOP_FILLED, m.group(1) if m else "stop", ev.text, now)
             elif ev.level in ("warn", "error") and m and " REJECTED" in ev.text:
                 self._alert(AlertKind.ORDER_REJECTED, m.group(1), ev.text, now)
@@ -79,6 +118,7 @@ class AlertsMixin:
                 self.alerts.resolve(AlertKind.VENUE_LOST, "venue")
         if ch.ready:
             self._watch_marks(symbols, now)
+        self._check_held(now)
         self._flush_alerts()
 
     def _watch_marks(self, symbols: Iterable[str], now: float) -> None:
@@ -95,10 +135,63 @@ class AlertsMixin:
                 self.alerts.resolve(AlertKind.STALE_DATA, symbol)
 
     def _watch_row(self, row: PlanRow, now: float) -> None:
-        if row.unprotected is not None and row.net != 0 and str(row.status) != "CLOSED":
-            self._alert(AlertKind.UNPROTECTED, row.plan_id, f"{row.plan_id} UNPROTECTED: {row.unprotected}", now)
+        pid = row.plan_id
+        held = self._held
+        if not _unprotected(row):
+            if held:
+                held.pop(pid, None)
+            self.alerts.resolve(AlertKind.UNPROTECTED, pid)
+            return
+        if self.alerts.holds(AlertKind.UNPROTECTED, pid):  # alarmed already: keep its words current, no new toast
+            self._raise_unprotected(row, now)
+            return
+        if held is not None and pid in held:
+            held[pid].row = row
+        elif pid in self._busy() or row.stop is not None:  # a send, or the supervisor, is working on it
+            if held is None:
+                held = self._held = {}
+            t = self.alert_clock()
+            held[pid] = _Held(since=t, first=t, row=row)
         else:
-            self.alerts.resolve(AlertKind.UNPROTECTED, row.plan_id)
+            self._raise_unprotected(row, now)
+
+    def _raise_unprotected(self, row: PlanRow, now: float) -> None:
+        self._alert(AlertKind.UNPROTECTED, row.plan_id, f"{row.plan_id} UNPROTECTED: {row.unprotected}", now)
+
+    def _check_held(self, now: float) -> None:
+        """Alarm the held UNPROTECTED plans whose state outlasted the grace (their newest row still says so)."""
+        held = self._held
+        if not held:
+            return
+        t = self.alert_clock()
+        busy = self._busy()
+        for pid, h in list(held.items()):
+            if pid in busy and t - h.first < SEND_HOLD_LIMIT:
+                h.since = t
+            elif t - h.since >= self.unprotected_grace:
+                del held[pid]
+                self._raise_unprotected(h.row, now)
+
+    def _busy(self) -> frozenset[str]:
+        """The plans a send of ours is working on (its targets and its commands' plans)."""
+        keys = tuple(self._sending)
+        if keys != self._busy_keys:
+            ids: set[str] = set()
+            for screen in self._sending.values():
+                ids.update(screen.directive.target_plan_ids or ())
+                ids.update(screen.batch.plan_versions)
+                ids.update(c.plan_id for c in screen.batch.commands)
+            self._busy_keys, self._busy_ids = keys, frozenset(ids)
+        return self._busy_ids
+
+    def alarm_unprotected(self, unprotected: dict[str, str], now: float) -> None:
+        """A send's report names plans left UNPROTECTED (a failed flatten whose stop could not come back): alarm
+        now, whatever the grace."""
+        for pid, why in unprotected.items():
+            if self._held:
+                self._held.pop(pid, None)
+            self._alert(AlertKind.UNPROTECTED, pid, f"{pid} UNPROTECTED: {why}", now)
+        self._flush_alerts()
 
     def alerted_subjects(self) -> set[str]:
         """Plan ids and symbols whose rows are marked (subjects of active alerts)."""

@@ -8,6 +8,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from tui.app_alerts import UNPROTECTED_GRACE
 from tui.screens.action_inputs import DialogBox, ModalScreen
 
 EXTRA = {
@@ -19,7 +20,11 @@ NOTE = ("A preview counts y / enter only once it has been on screen for 0.25 s (
         "x cancels one order of the selected plan: pick it (protective ones are marked ◆), then preview and confirm. "
         "A stop looser than the current one is refused in its preview; L there opens a second confirmation naming "
         "the looser price, which needs its own L (enter does not loosen). h changes the desk state (ACTIVE → "
-        "REDUCING → HALTED → ACTIVE), always confirmed with y.")
+        "REDUCING → HALTED → ACTIVE), always confirmed with y.\n"
+        "Alerts (a stop fill, a rejection, UNPROTECTED, stale data, a lost venue) ring once, mark their rows and "
+        "count in the header until a acknowledges them. A row says UNPROTECTED at once; its alarm waits while a "
+        f"send or the stop supervisor is working on the plan (rings if it lasts {UNPROTECTED_GRACE:g} s beyond), "
+        "and rings at once if nothing is.")
 
 
 def keys_of(screen: Screen[object]) -> list[tuple[str, str]]:

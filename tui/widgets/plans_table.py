@@ -5,8 +5,9 @@ rows scrolled out of view are brought up to date when they scroll back in. Marks
 
 Finding and choosing plans: `space` marks the cursor's plan (a ■ before its id; the plan column's header counts
 them), `*` marks every plan the filter shows, `u` clears the marks; `>` cycles the sort column (uPnL, size,
-symbol, age), `<` flips its direction, and a click on a header sorts by that column. The sort, the marks and the
-cursor's plan survive live updates: rows are put back in order after each update, the cursor follows its plan."""
+symbol, age), `<` flips its direction, and a click on a header sorts by that column (tui.widgets.plans_order). The
+sort, the marks and the cursor's plan survive live updates: rows are put back in order after each update, the
+cursor follows its plan. The columns and what a row's cells show are tui.widgets.plans_cells."""
 
 from __future__ import annotations
 
@@ -16,86 +17,25 @@ from decimal import Decimal
 
 from rich.style import Style
 from rich.text import Text
-from textual._two_way_dict import TwoWayDict
 from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable
-from textual.widgets.data_table import ColumnKey, RowDoesNotExist
+from textual.widgets.data_table import RowDoesNotExist
 
-from core.models import PlanStatus, Side
+from core.models import PlanStatus
 from tui.bridge_view import PlanRow
-from tui.plan_filter import SORT_CYCLE, SORT_NAMES, SORTS, parse_filter, sorted_ids
+from tui.plan_filter import parse_filter
 from tui.widgets.fast_table import FastDataTable
-from tui.widgets.fmt import DASH, avg, fit, num, pnl, signed
+from tui.widgets.plans_cells import COLUMNS, MARK, Cell, W, cells_of, render_cell, row_matches
+from tui.widgets.plans_order import SortAndMarks
 
-# (key, label, width, right-aligned)
-COLUMNS: list[tuple[str, str, int, bool]] = [
-    ("plan", "plan", 14, False),
-    ("symbol", "symbol", 9, False),
-    ("side", "side", 5, False),
-    ("net", "net position", 14, True),
-    ("avg", "avg entry", 13, True),
-    ("mark", "mark", 13, True),
-    ("upnl", "unrealised PnL", 15, True),
-    ("stop", "stop", 13, True),
-    ("tp", "take profit", 13, True),
-    ("orders", "orders", 6, True),
-    ("status", "status", 11, False),
-    ("ver", "ver", 5, True),
-]
-
-W = {key: width for key, _, width, _ in COLUMNS}
-Cell = tuple[str, str]  # (text, style)
+__all__ = ["COLUMNS", "MARK", "W", "PlansTable", "cells_of"]
 ZERO = Decimal(0)
 
 
-MARK = "■ "
-
-
-def cells_of(row: PlanRow, marked: bool = False, stale: bool = False) -> tuple[Cell, ...]:
-    long = row.side is Side.BUY
-    closed = row.status is PlanStatus.CLOSED
-    dim = "dim" if closed else ""
-    up = row.upnl
-    pnl_style = "dim" if closed or up is None or up == 0 else ("green" if up > 0 else "red")
-    unprotected = row.stop is None and row.net != 0
-    return (
-        (fit(MARK + row.plan_id, W["plan"]), "bold reverse") if marked
-        else (fit(row.plan_id, W["plan"]), "bold" if not closed else "dim"),
-        (fit(row.symbol, W["symbol"]), dim),
-        ("LONG" if long else "SHORT", dim or ("green" if long else "magenta")),
-        (fit(signed(row.net), W["net"], row.net, sign=True), dim),
-        (fit(avg(row.avg_entry), W["avg"], row.avg_entry) if row.net != 0 else DASH, dim),
-        (fit(num(row.mark), W["mark"], row.mark), "black on yellow") if stale and not closed
-        else (fit(num(row.mark), W["mark"], row.mark), dim),
-        (fit(pnl(up), W["upnl"], up, sign=True), pnl_style),
-        ("none" if unprotected else fit(num(row.stop), W["stop"], row.stop), "yellow" if unprotected else dim),
-        (fit(num(row.take_profit), W["tp"], row.take_profit), dim),
-        (str(row.open_orders), dim),
-        ("UNPROTECTED", "bold white on red") if row.unprotected and not closed
-        else (str(row.status), "dim" if closed else "green"),
-        (str(row.version), "dim"),
-    )
-
-
-def _matches(row: PlanRow, needle: str, stale: Collection[str] = ()) -> bool:
-    """The filter (tui.plan_filter): several terms that must all match (`eth short`), exact ids (`TPL_12`), and
-    `unprotected` (3+ letters), `losing`, `winning`, `long`, `short`, `flat`, `active`, `closed`."""
-    f = parse_filter(needle)
-    if f.empty:
-        return True
-    if row.status is PlanStatus.CLOSED and any(len(t) >= 3 and "unprotected".startswith(t) for t in f.terms):
-        return False
-    return f.matches(row, stale)
-
-
-def _render(cell: Cell, right: bool) -> Text:
-    return Text(cell[0], style=cell[1], justify="right" if right else "left", no_wrap=True)
-
-
-class PlansTable(FastDataTable):
+class PlansTable(SortAndMarks, FastDataTable):
     """`apply(rows, removed, marks)` merges changes; `set_filter(text)` shows matching rows only; `marked_ids()`
     are the plans chosen with space / `*`; `sort_by(column)` orders the rows."""
 
@@ -194,7 +134,7 @@ class PlansTable(FastDataTable):
 
     def _add(self, row: PlanRow) -> None:
         cells = self._cells(row)
-        self.add_row(*(_render(c, r) for c, r in zip(cells, self._right, strict=True)), key=row.plan_id)
+        self.add_row(*(render_cell(c, r) for c, r in zip(cells, self._right, strict=True)), key=row.plan_id)
         self._shown[row.plan_id] = cells
 
     def apply(self, rows: list[PlanRow], removed: list[str] | None = None,
@@ -221,7 +161,7 @@ class PlansTable(FastDataTable):
                 self._age[row.plan_id] = len(self._age)
             self._all[row.plan_id] = row
             self._count(row, +1)
-            if not _matches(self.current(row), self.filter_text, self._stale):
+            if not row_matches(self.current(row), self.filter_text, self._stale):
                 self._drop(row.plan_id)
             elif row.plan_id not in self._shown:
                 self._add(row)
@@ -252,7 +192,7 @@ class PlansTable(FastDataTable):
                 continue
             for i, (new_cell, old_cell) in enumerate(zip(cells, old or (), strict=False)):
                 if new_cell != old_cell:
-                    self.update_cell(key, self._keys[i], _render(new_cell, self._right[i]))
+                    self.update_cell(key, self._keys[i], render_cell(new_cell, self._right[i]))
                     self.cell_writes += 1
             self._shown[key] = cells
 
@@ -276,126 +216,12 @@ class PlansTable(FastDataTable):
         self._shown.clear()
         self._order = []
         for r in self._all.values():
-            if _matches(self.current(r), text, self._stale):
+            if row_matches(self.current(r), text, self._stale):
                 self._add(r)
         if self._sort is not None:
             self._reorder(follow=False)
         if keep is not None and keep in self._shown:
             self.move_cursor(row=self.get_row_index(keep))
-
-    # ---------------------------------------------------------------------------------------------- sorting
-
-    def sort_by(self, column: str | None, descending: bool | None = None) -> None:
-        """Order the rows by `column` (a COLUMNS key; None: the ledger's order); the cursor stays on its plan."""
-        self._sort = column
-        self._descending = SORTS[column][1] if descending is None and column else bool(descending)
-        self._reorder()
-        self._show_labels()
-        self.refresh_visible()
-
-    @property
-    def sort_state(self) -> tuple[str | None, bool]:
-        return self._sort, self._descending
-
-    def action_sort_next(self) -> None:
-        cycle = SORT_CYCLE
-        nxt = cycle[(cycle.index(self._sort) + 1) % len(cycle)] if self._sort in cycle else cycle[1]
-        self.sort_by(nxt)
-        self.notify(f"sorted by {self._sort_name()}" if nxt else "in the ledger's order", timeout=2)
-
-    def action_sort_reverse(self) -> None:
-        if self._sort is None:
-            self.sort_by("plan", descending=True)  # the ledger's order reversed: newest first
-        else:
-            self.sort_by(self._sort, not self._descending)
-
-    def _sort_name(self) -> str:
-        if self._sort is None:
-            return "ledger order"
-        return f"{SORT_NAMES.get(self._sort, self._sort)} {'▼' if self._descending else '▲'}"
-
-    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
-        event.stop()
-        column = str(event.column_key.value)
-        if column == self._sort:
-            self.sort_by(column, not self._descending)
-        else:
-            self.sort_by(column)
-
-    def _reorder(self, *, follow: bool = True) -> None:
-        """Put the shown rows in the sort order (DataTable.sort would compare rendered cells: this compares the
-        plans' values at the newest marks). Only the row order changes; the cursor follows its plan."""
-        keep = self.selected_plan_id if follow else None
-        shown = self._shown
-        if self._sort is None:
-            order = sorted(shown, key=self._age.__getitem__)
-        else:
-            order = sorted_ids(((pid, self.current(self._all[pid]), self._age[pid]) for pid in shown),
-                               self._sort, self._descending)
-        if order == self._order and len(order) == self.row_count:
-            return
-        self._order = order
-        rows = self.rows
-        self._row_locations = TwoWayDict({rows[pid].key: i for i, pid in enumerate(order) if pid in rows})
-        self._update_count += 1
-        self.refresh()
-        if keep is not None and keep in shown:
-            index = self._row_locations.get(rows[keep].key)
-            if index is not None and index != self.cursor_row:
-                self.move_cursor(row=index, animate=False)
-
-    def _show_labels(self) -> None:
-        """The plan column's header counts the marks; the sorted column's header shows the direction."""
-        for key, label, width, right in COLUMNS:
-            text = label
-            if key == "plan" and self._marked:
-                text = f"{MARK}{len(self._marked)} marked"
-            if key == self._sort:
-                text = f"{text[:width - 2]} {'▼' if self._descending else '▲'}"
-            column = self.columns.get(ColumnKey(key))
-            if column is not None and column.label.plain != text:
-                column.label = Text(text, justify="right" if right else "left",
-                                    style="bold reverse" if key == "plan" and self._marked else "")
-                self._update_count += 1
-        self.refresh()
-
-    # ---------------------------------------------------------------------------------------------- marks
-
-    def action_toggle_mark(self) -> None:
-        pid = self.selected_plan_id
-        if pid is None:
-            return
-        if self._marked.pop(pid, 0) == 0:
-            self._marked[pid] = None
-        self._marks_changed()
-
-    def action_mark_shown(self) -> None:
-        """Mark every plan the filter shows (all of them without a filter)."""
-        for pid in self.shown_ids():
-            self._marked[pid] = None
-        self._marks_changed()
-
-    def action_clear_marks(self) -> None:
-        if self._marked:
-            self._marked.clear()
-            self._marks_changed()
-
-    def set_marked(self, plan_ids: Collection[str]) -> None:
-        self._marked = {pid: None for pid in plan_ids if pid in self._all}
-        self._marks_changed()
-
-    def marked_ids(self) -> list[str]:
-        """The marked plans that still exist, in the order they were marked."""
-        return [pid for pid in self._marked if pid in self._all]
-
-    @property
-    def marked_count(self) -> int:
-        return len(self._marked)
-
-    def _marks_changed(self) -> None:
-        self._show_labels()
-        self.refresh_visible()
-        self.post_message(self.MarksChanged(len(self._marked)))
 
     # ---------------------------------------------------------------------------------------------- reads
 

@@ -1,0 +1,76 @@
+"""The plans table's columns and cells (tui.widgets.plans_table): what one plan's row shows, in which style, and
+whether it passes the filter. Pure: no widget state."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from rich.text import Text
+
+from core.models import PlanStatus, Side
+from tui.bridge_view import PlanRow
+from tui.plan_filter import parse_filter
+from tui.widgets.fmt import DASH, avg, fit, num, pnl, signed
+
+# (key, label, width, right-aligned)
+COLUMNS: list[tuple[str, str, int, bool]] = [
+    ("plan", "plan", 14, False),
+    ("symbol", "symbol", 9, False),
+    ("side", "side", 5, False),
+    ("net", "net position", 14, True),
+    ("avg", "avg entry", 13, True),
+    ("mark", "mark", 13, True),
+    ("upnl", "unrealised PnL", 15, True),
+    ("stop", "stop", 13, True),
+    ("tp", "take profit", 13, True),
+    ("orders", "orders", 6, True),
+    ("status", "status", 11, False),
+    ("ver", "ver", 5, True),
+]
+
+W = {key: width for key, _, width, _ in COLUMNS}
+Cell = tuple[str, str]  # (text, style)
+
+
+MARK = "■ "
+
+
+def cells_of(row: PlanRow, marked: bool = False, stale: bool = False) -> tuple[Cell, ...]:
+    long = row.side is Side.BUY
+    closed = row.status is PlanStatus.CLOSED
+    dim = "dim" if closed else ""
+    up = row.upnl
+    pnl_style = "dim" if closed or up is None or up == 0 else ("green" if up > 0 else "red")
+    unprotected = row.stop is None and row.net != 0
+    return (
+        (fit(MARK + row.plan_id, W["plan"]), "bold reverse") if marked
+        else (fit(row.plan_id, W["plan"]), "bold" if not closed else "dim"),
+        (fit(row.symbol, W["symbol"]), dim),
+        ("LONG" if long else "SHORT", dim or ("green" if long else "magenta")),
+        (fit(signed(row.net), W["net"], row.net, sign=True), dim),
+        (fit(avg(row.avg_entry), W["avg"], row.avg_entry) if row.net != 0 else DASH, dim),
+        (fit(num(row.mark), W["mark"], row.mark), "black on yellow") if stale and not closed
+        else (fit(num(row.mark), W["mark"], row.mark), dim),
+        (fit(pnl(up), W["upnl"], up, sign=True), pnl_style),
+        ("none" if unprotected else fit(num(row.stop), W["stop"], row.stop), "yellow" if unprotected else dim),
+        (fit(num(row.take_profit), W["tp"], row.take_profit), dim),
+        (str(row.open_orders), dim),
+        ("UNPROTECTED", "bold white on red") if row.unprotected and not closed
+        else (str(row.status), "dim" if closed else "green"),
+        (str(row.version), "dim"),
+    )
+
+
+def row_matches(row: PlanRow, needle: str, stale: Collection[str] = ()) -> bool:
+    """The filter (tui.plan_filter): several terms that must all match (`eth short`), exact ids (`TPL_12`), and
+    `unprotected` (3+ letters), `losing`, `winning`, `long`, `short`, `flat`, `active`, `closed`."""
+    f = parse_filter(needle)
+    if f.empty:
+        return True
+    if row.status is PlanStatus.CLOSED and any(len(t) >= 3 and "unprotected".startswith(t) for t in f.terms):
+        return False
+    return f.matches(row, stale)
+
+
+def render_cell(cell: Cell, right: bool) -> Text:
+    return Text(cell[0], style=cell[1], justify="right" if right else "left", no_wrap=True)
