@@ -119,13 +119,20 @@ class Poller:
         self.emit(ev)
         return True
 
-    def note(self, order: VenueOrder) -> None:
-        self.touched.add(order.symbol)
+    def note(self, order: VenueOrder) -> bool:
+        """Record a snapshot of an order (OrderUpdated when it is news). True when it shows a fill not seen before:
+        then its symbol's trades are asked for (at the next poll, or by the poll that is noting it)."""
         fee = self.book.fees.get(order.client_order_id)
         if fee is not None and fee > order.fee:  # the commission of the trades seen, which the snapshot lacks
             order = replace(order, fee=fee)
+        known = self.book.state.get(order.client_order_id)
+        filled_more = order.filled_quantity > (known[2] if known is not None else Decimal(0))
         if self.book.note(order):
+            if filled_more:
+                self.touched.add(order.symbol)
             self.emit(OrderUpdated(order=order, ts=time.time()))
+            return filled_more
+        return False
 
     def stream(self) -> AsyncIterator[ConnectorEvent]:
         """A new subscriber, registered now (every event from this call on); starts the polling task."""
@@ -196,21 +203,29 @@ class Poller:
         else:
             rows = await self._get("/api/v3/openOrders", [], W_OPEN_ALL)
             weight += W_OPEN_ALL
+        # myTrades (weight 20 a symbol) only where an order of ours shows a fill not seen before: an open order
+        # filled further, an order that left the open list filled (below; or whose final state is unknown), or one
+        # noted since the last poll with a fill (a placed order that filled at once, a stream update). Every fill
+        # of an order moves its executedQty, so no such change means no new trade of ours. Asking every symbol with
+        # open orders on every poll cost 20 of a cycle's ~34 weight and, paced to the poll's share of the weight
+        # budget, held a 0.25 s poll to ~0.95 s.
+        active = set(touched)
         for row in rows:
             order = venue_order(row)
             seen.add(order.client_order_id)
-            self.note(order)
-        active = {o.symbol for o in (venue_order(r) for r in rows)} | touched
+            if self.note(order):
+                active.add(order.symbol)
         gone = [c for c in was_open - seen if not symbols or self.book.symbol_of.get(c) in symbols]
         for coid in gone:  # left the open list: ask for its final state
             symbol = self.book.symbol_of[coid]
-            active.add(symbol)
             weight += W_ORDER
             try:
                 row = await self._get("/api/v3/order", [("symbol", symbol), ("origClientOrderId", coid)], W_ORDER)
             except ConnectorError:
+                active.add(symbol)  # its final state is unknown: its trades tell whether it filled
                 continue
-            self.note(venue_order(row))
+            if self.note(venue_order(row)):
+                active.add(symbol)
         for symbol in sorted(active):
             weight += await self._trades(symbol)
         weight += await self._prices(symbols)
@@ -223,6 +238,8 @@ class Poller:
         params.append(("fromId", str(last + 1)) if last is not None else ("startTime", str(self.start_ms)))
         rows = await self._get("/api/v3/myTrades", params, W_TRADES)
         weight = W_TRADES
+        if len(rows) >= 1000:  # a full page: the rest at the next poll
+            self.touched.add(symbol)
         for t in sorted(rows, key=lambda r: int(r["id"])):
             self.last_trade_id[symbol] = max(self.last_trade_id.get(symbol, -1), int(t["id"]))
             oid = str(t["orderId"])

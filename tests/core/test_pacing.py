@@ -100,8 +100,20 @@ class TimedConnector(PaperConnector):
 
 
 async def test_a_flatten_through_the_handler_paces_and_waits_one_retry_after() -> None:
+    """Eight closes through the real handler; the first one sent is answered 429 (Retry-After 0.4 s).
+
+    What the gate promises, checked as the venue sees it and in a form no scheduler lag can break: one pause; nothing
+    sent during the Retry-After; and after it no new burst - the k-th send after the pause goes no sooner than
+    pause end + k x spacing (a loaded loop that wakes late may send a few of those at once, which the limit allows:
+    they were due; it never sends them early). The limit is a burst of 2 then 18 a second: at most 2 closes can go
+    before the 429 is answered unless the loop stalls for ~0.3 s, so several are always sent after the pause. (With
+    the old burst of 10, all 8 closes fitted in the burst: on a loaded machine all of them were often sent before the
+    429 came back, leaving only its retry after the pause, and the first sends after a late wake-up went together:
+    the test failed on the interleaving, while the gate had kept every promise.)"""
     conn = TimedConnector(PaperEngine(DEFAULT_MARKETS()))
-    conn.limits = VenueLimits(orders=100, orders_window=1.0, round_trip=0.0)  # 10 at once, then 11 ms apart
+    conn.limits = VenueLimits(orders=20, orders_window=1.0, round_trip=0.0)  # 2 at once, then 1/18 s apart
+    burst, spacing = conn.limits.bucket("orders")
+    assert (burst, spacing) == (2, pytest.approx(1 / 18))
     desk = await make_desk(conn=conn)
     for i in range(8):
         await open_plan(desk, f"TPL_{i}", stop=None)
@@ -113,15 +125,16 @@ async def test_a_flatten_through_the_handler_paces_and_waits_one_retry_after() -
     report = await desk.send(directive("STR_FLAT", "CLOSE_EXISTING", *ids), halt=True)
     wall = time.monotonic() - t0
     assert report.ok, report.summary()
-    assert desk.handler.ops.sem.pauses == 1
+    gate = desk.handler.ops.sem
+    assert gate.pauses == 1
     kinds = [k for _s, _a, k in conn.places]
     assert kinds.count("rate_limited") == 1 and kinds.count("ok") == 8
     answered_429 = next(a for _s, a, k in conn.places if k == "rate_limited")
     later = sorted(s for s, _a, _k in conn.places if s > answered_429)
-    assert later and later[0] - answered_429 >= 0.39  # nothing sent during the Retry-After
-    # then paced (no new burst): 90 orders a second after the burst of 10. Measured over the span, not per gap: one
-    # send that reaches the venue late (scheduler jitter on a loaded machine) shortens one gap, not the span
-    assert len(later) >= 2 and later[-1] - later[0] >= (len(later) - 1) * (1 / 90) * 0.8
+    assert gate.gate_until >= answered_429 + 0.4 - 1e-3
+    assert later and later[0] >= gate.gate_until - 1e-4  # nothing sent during the Retry-After
+    assert len(later) >= 2  # the 429's retry and the closes the limit held back
+    assert all(s >= gate.gate_until + k * spacing - 1e-4 for k, s in enumerate(later))  # paced, no new burst
     assert 0.4 <= wall < 3.0
     assert all(p.net_position == 0 for p in desk.ledger.plans())
 
@@ -148,3 +161,59 @@ def test_the_binance_connector_states_its_limits() -> None:
     conn = BinanceConnector("http://127.0.0.1:9", "k" * 64, "s" * 64)
     lim = limits_of(conn)
     assert lim is not None and lim.windowed and lim.orders is not None and lim.orders_window > 0
+
+
+@pytest.mark.xfail(strict=True, reason="core/pacing.py PacedGate._enter: a slot booked before a 429 but slept past "
+                                       "the whole pause is used without re-booking (fix described in the w3 report)")
+async def test_a_sender_that_slept_through_a_whole_pause_books_again_after_it() -> None:
+    """The race behind the loaded-machine failures of the flatten test above, made deterministic. Limit: a burst of 2,
+    then 1/18 s apart. Two orders take the burst at t=100; a third books t=100+1/18 and sleeps; the first comes back
+    429 (Retry-After 0.4 s: the gate closes until 100.4) and the loop is so busy that the sleeper wakes only at 100.41.
+    Its slot lay inside the pause: it must book again behind the pause, like every other sender. The gate instead
+    sees 'now >= gate_until' and lets it go at once with its void slot, beside the first booking after the pause:
+    two sends at 100.41, where the gate promises the k-th send after a pause no sooner than pause end + k x spacing."""
+    now = [100.0]
+    woken = asyncio.Event()
+    sleeping = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:  # the first sleeper oversleeps until the test wakes it
+        if woken.is_set():
+            now[0] += seconds
+            return
+        sleeping.set()
+        await woken.wait()
+
+    gate = PacedGate(16, VenueLimits(orders=20, orders_window=1.0), clock=lambda: now[0], sleep=sleep)
+    spacing = 1 / 18
+    sent: list[tuple[str, float]] = []
+    first_in = asyncio.Event()
+    answer_429 = asyncio.Event()
+
+    async def first() -> None:
+        with pytest.raises(ConnectorError):
+            async with gate.order():
+                sent.append(("first", now[0]))
+                first_in.set()
+                await answer_429.wait()
+                raise ConnectorError(ConnectorErrorKind.RATE_LIMITED, "429", retry_after=0.4)
+
+    async def third() -> None:
+        async with gate.order():
+            sent.append(("third", now[0]))
+
+    t1 = asyncio.create_task(first())
+    await first_in.wait()
+    async with gate.order():
+        sent.append(("second", now[0]))
+    t3 = asyncio.create_task(third())
+    await sleeping.wait()  # the third booked 100 + 1/18 and sleeps
+    answer_429.set()
+    await t1  # 429: the gate is closed until 100.4
+    assert gate.pauses == 1 and gate.gate_until == pytest.approx(100.4)
+    now[0] = 100.41  # the loop was busy: the sleeper wakes just after the whole pause
+    woken.set()
+    await t3
+    async with gate.order():  # the first booking after the pause (the 429's retry)
+        sent.append(("retry", now[0]))
+    after = sorted(t for who, t in sent if who in ("third", "retry"))
+    assert all(t >= gate.gate_until + k * spacing - 1e-9 for k, t in enumerate(after)), sent

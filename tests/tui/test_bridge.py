@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -13,7 +14,7 @@ import pytest
 
 from core.directives import Scope, StrategyDirective
 from core.ledger import Ledger
-from core.models import PlanStatus
+from core.models import OrderStatus, PlanStatus
 from tui.bridge import DeskBridge
 from tui.screenshots import FROZEN, Desk, frozen_desk
 
@@ -111,14 +112,70 @@ def test_stop_is_idempotent_and_a_failed_start_is_reported(tmp_path: Path) -> No
 
 
 def test_a_filled_stop_cancels_the_orphaned_take_profit(desk: Desk) -> None:
-    """TPL_1 (long 1 BTC, stop 98,000, take profit 105,000): the mark falls through the stop; the venue fills it,
-    the plan is flat, and the bridge cancels the take profit that has nothing left to protect."""
+    """TPL_1 (long 1 BTC, stop 98,000, take profit 105,000): the mark falls through the stop; the venue fills it, the
+    plan is flat, and the bridge cancels the take profit that has nothing left to protect.
+
+    The same fall fills TPL_4's ladder entry (0.05 at 98,500), so the supervisor also grows TPL_4's take profit 0.25 ->
+    0.30 by a cancel-replace, in the same settle pass; when that pass takes TPL_1 first (event order), TPL_1 is CLOSED
+    before TPL_4's replace is sent. While that replace is in flight the ledger holds the original (OPEN) and its
+    write-ahead replacement (PENDING): reading TPL_4 the moment TPL_1 is closed caught that passing state about 1 run in
+    4 (two take profits at 108,000; see test_a_growing_take_profit_is_one_order_at_the_venue_while_it_is_replaced). So
+    TPL_4 is judged once the supervisor is done with it: exactly one take profit, covering the new position, in the
+    ledger and at the venue."""
     desk.engine.set_mark("BTCUSDT", D("97000"), FROZEN)
     wait_for(lambda: (p := desk.bridge.ledger.get_plan("TPL_1")) is not None and p.status is PlanStatus.CLOSED)
     plan = desk.bridge.ledger.get_plan("TPL_1")
     assert plan is not None and plan.net_position == 0 and not plan.open_orders
     venue_tp = [o for o in desk.engine.open_orders("BTCUSDT") if o.price == D("105000")]
     assert venue_tp == []
+    wait_for(lambda: _at_rest(desk, "TPL_4"))
     other = desk.bridge.ledger.get_plan("TPL_4")  # the other BTC plan (not flat) keeps its take profit
-    assert other is not None and other.net_position > 0
-    assert [o.price for o in other.open_orders if o.role.is_protective] == [D("108000")]
+    assert other is not None and other.net_position == D("0.30")
+    tps = [o for o in other.open_orders if o.role.is_protective]
+    assert [(o.price, o.remaining, o.status) for o in tps] == [(D("108000"), D("0.30"), OrderStatus.OPEN)]
+    assert [(o.client_order_id, o.quantity) for o in desk.engine.open_orders("BTCUSDT") if o.price == D("108000")] \
+        == [(tps[0].client_order_id, D("0.30"))]
+
+
+def _at_rest(desk: Desk, plan_id: str) -> bool:
+    """The supervisor has nothing pending on the plan and is not adjusting it."""
+    sup = desk.bridge.runtime.supervisor
+    return sup is not None and plan_id not in sup.pending and plan_id not in sup._acting
+
+
+def test_a_growing_take_profit_is_one_order_at_the_venue_while_it_is_replaced(desk: Desk,
+                                                                              monkeypatch: Any) -> None:
+    """The deterministic form of the orphaned-take-profit flake: hold the supervisor's cancel-replace of TPL_4's take
+    profit at the venue's door (TPL_1 is closed in the same settle pass, before or after it). The ledger then shows
+    TPL_4's original take profit (OPEN, 0.25) and its write-ahead replacement (PENDING, 0.30) - the record that lets a
+    lost answer be looked up by client order id - while the venue holds ONE take profit. Released, the ledger holds one,
+    covering 0.30."""
+    gate = threading.Event()
+    held = threading.Event()
+    real = desk.connector.modify_order
+
+    async def gated(symbol: str, coid: str, new_coid: str, **kw: Any) -> Any:
+        held.set()
+        while not gate.is_set():
+            await asyncio.sleep(0.005)
+        return await real(symbol, coid, new_coid, **kw)
+
+    monkeypatch.setattr(desk.connector, "modify_order", gated)
+    desk.engine.set_mark("BTCUSDT", D("97000"), FROZEN)
+    try:
+        wait_for(lambda: held.is_set())
+        other = desk.bridge.ledger.get_plan("TPL_4")
+        assert other is not None and other.net_position == D("0.30")
+        passing = [(o.remaining, o.status) for o in other.open_orders if o.role.is_protective]
+        assert passing == [(D("0.25"), OrderStatus.OPEN), (D("0.30"), OrderStatus.PENDING)]  # what the flake read
+        venue = [o.quantity for o in desk.engine.open_orders("BTCUSDT") if o.price == D("108000")]
+        assert venue == [D("0.25")]  # never two at the venue
+        assert not _at_rest(desk, "TPL_4")  # and the supervisor is visibly still on it
+    finally:
+        gate.set()
+    wait_for(lambda: _at_rest(desk, "TPL_4") and desk.bridge.ledger.get_plan("TPL_1").status is PlanStatus.CLOSED)
+    other = desk.bridge.ledger.get_plan("TPL_4")
+    assert other is not None
+    assert [(o.remaining, o.status) for o in other.open_orders if o.role.is_protective] == \
+        [(D("0.30"), OrderStatus.OPEN)]
+    assert [o.quantity for o in desk.engine.open_orders("BTCUSDT") if o.price == D("108000")] == [D("0.30")]
