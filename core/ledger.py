@@ -21,6 +21,7 @@ from core.ledger_bulk import LedgerBulk
 from core.ledger_math import Position, apply_fill_to_position
 from core.ledger_owner import process_owner
 from core.ledger_schema import (
+    MARKET_COLS,
     ORDER_COLS,
     PLAN_COLS,
     enc,
@@ -136,7 +137,8 @@ class Ledger(LedgerBulk):
                 [fill_params(p.plan_id, f) for p in state.plans for f in p.fills],
             )
             c.executemany(
-                "INSERT INTO markets VALUES (?, ?, ?, ?, ?)", [market_params(s, m) for s, m in state.markets.items()]
+                f"INSERT INTO markets ({MARKET_COLS}) VALUES (?, ?, ?, ?, ?, ?)",
+                [market_params(s, m) for s, m in state.markets.items()],
             )
             c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('desk', ?)", (state.desk.state.value,))
             c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('limits', ?)", (limits_to_text(state.limits),))

@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any, Self
 
 from core.ledger_schema import (
+    ADDED_COLUMNS,
     FILL_COLS,
     GROUP_COLS,
+    MARKET_COLS,
     ORDER_COLS,
     PLAN_COLS,
     REQUIRED_TABLES,
@@ -88,6 +90,8 @@ class LedgerBase:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
             self._conn.executescript("BEGIN IMMEDIATE;\n" + SCHEMA + "\nCOMMIT;")  # one commit, not one per table
+            if existed:
+                self._add_columns()
             self._check_schema_version()
         except sqlite3.DatabaseError as exc:
             raise LedgerError(f"cannot open ledger {self.path}: {exc}") from None
@@ -105,6 +109,22 @@ class LedgerBase:
             self._conn.close()
             raise LedgerError(f"ledger {self.path} is damaged: table {', '.join(missing)} missing (restore it from "
                               "a backup or import a snapshot into a new file)")
+
+    def _missing_columns(self) -> list[tuple[str, str, str]]:
+        have: dict[str, set[str]] = {}
+        for table, _, _ in ADDED_COLUMNS:
+            if table not in have:
+                have[table] = {r[1] for r in self._conn.execute(f"PRAGMA table_info({table})")}
+        return [added for added in ADDED_COLUMNS if added[1] not in have[added[0]]]
+
+    def _add_columns(self) -> None:
+        """Upgrade a ledger file made before a column existed (see ADDED_COLUMNS): checked without a write lock,
+        added in one write transaction that checks again (another process may have just done it)."""
+        if not self._missing_columns():
+            return
+        with self._tx() as c:
+            for table, column, decl in self._missing_columns():
+                c.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
 
     def _check_schema_version(self) -> None:
         with self._tx() as c:
@@ -358,7 +378,7 @@ class LedgerBase:
     # -- markets, desk, limits -----------------------------------------------------------------------------------
 
     def _markets(self, c: sqlite3.Connection) -> dict[str, MarketRules]:
-        return {r[0]: market_from_row(r) for r in c.execute("SELECT * FROM markets ORDER BY rowid")}
+        return {r[0]: market_from_row(r) for r in c.execute(f"SELECT {MARKET_COLS} FROM markets ORDER BY rowid")}
 
     def markets(self) -> dict[str, MarketRules]:
         with self._read() as c:
@@ -369,9 +389,9 @@ class LedgerBase:
             raise LedgerError("set_market: symbol must not be empty")
         with self._tx() as c:
             c.execute(
-                "INSERT INTO markets (symbol, mark_price, tick_size, step_size, min_notional) VALUES (?, ?, ?, ?, ?) "
+                f"INSERT INTO markets ({MARKET_COLS}) VALUES (?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(symbol) DO UPDATE SET mark_price = excluded.mark_price, tick_size = excluded.tick_size, "
-                "step_size = excluded.step_size, min_notional = excluded.min_notional",
+                "step_size = excluded.step_size, min_notional = excluded.min_notional, venue = excluded.venue",
                 market_params(symbol, rules),
             )
 
