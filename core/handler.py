@@ -69,7 +69,7 @@ class _Round:
     emit: Callable[[CommandOutcome], None]
     markets: dict[str, MarketRules]
     start: dict[str, TradePlan]  # the plans as the round started (versions checked against the preview)
-    confirmed: dict[str, TradePlan]  # the plans as read right after the round's cancel-all calls
+    confirmed: dict[str, Decimal]  # the plans' net positions as read right after the round's cancel-all calls
     cancel_phase: asyncio.Task[None] | None  # those calls: every plan waits for them before its own cancels
     grouped: set[str] = field(default_factory=set)  # plans whose execution group the round already recorded
 
@@ -293,7 +293,7 @@ class ExecutionHandler:
         for every plan: the state they confirmed, which a plan whose cancels were all done by them trades from."""
         try:
             if await cancel_all_calls(self, batch, rnd.report, rnd.start):
-                rnd.confirmed.update({p.plan_id: p for p in self.ledger.state(plan_ids).plans})
+                rnd.confirmed.update(self.ledger.net_positions(plan_ids))
         except Exception as exc:  # noqa: BLE001 - the plans' own cancels still go
             log.exception("cancel-all phase failed")
             rnd.report.notes.append(f"cancel-all failed: {exc}; cancelling one by one")
@@ -365,8 +365,7 @@ class ExecutionHandler:
             commit for both. Nothing is awaited after it."""
             assert last is not None
             status = _group_status([o for o in mine if o is not outcomes[last.seq]], len(mine))
-            ledger.set_group_status(group_id, status)
-            ledger.close_if_flat(plan_id)
+            ledger.finish_group(plan_id, group_id, status)
             finished.append(status)
 
         for c in main:
@@ -381,8 +380,7 @@ class ExecutionHandler:
         if finished and finished[-1] is status:
             return  # already written with the trade's answer
         def final() -> None:
-            ledger.set_group_status(group_id, status)
-            ledger.close_if_flat(plan_id)
+            ledger.finish_group(plan_id, group_id, status)
 
         await ops.commits.run(final)  # with the other plans' writes of this loop turn: one commit
 

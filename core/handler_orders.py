@@ -16,7 +16,7 @@ from core.connector import ConnectorError, ConnectorErrorKind, IExecutionConnect
 from core.decimals import dec_str, round_down_to
 from core.ledger import Ledger, LedgerError
 from core.ledger_group import CommitGroup
-from core.models import MarketRules, Order, OrderStatus, OrderType, Side, TradePlan
+from core.models import MarketRules, Order, OrderStatus, OrderType, Side
 from core.outcomes import CommandOutcome, OutcomeStatus
 from core.pacing import PacedGate
 from core.reconcile import absence_window, apply_venue_order, lookup, set_status
@@ -232,24 +232,28 @@ class OrderOps:
 
     # ---- trade: the plan's one position-changing order --------------------------------------------------
     async def trade(self, c: ExecuteTrade, oc: CommandOutcome, emit: Emit, group_id: str, *,
-                    start_net: Decimal, unconfirmed: list[str] | None = None, confirmed: TradePlan | None = None,
+                    start_net: Decimal, unconfirmed: list[str] | None = None, confirmed: Decimal | None = None,
                     rules: MarketRules | None = None, finish: Callable[[], None] | None = None) -> None:
         """Place the plan's position-changing order for what is left to reach the batch's target, from the
-        position confirmed after the cancels (`confirmed`, else read now). `unconfirmed`: cancels that did not end
-        confirmed; then a trade that could overshoot (anything but a reduce-only close to zero) is not sent.
+        position confirmed after the cancels (`confirmed`: that net position, else read now). `unconfirmed`: cancels
+        that did not end confirmed; then a trade that could overshoot (anything but a reduce-only close to zero) is
+        not sent.
         `finish`: the caller's last writes, run in the transaction that records the venue's answer when the trade
         ends acknowledged with nothing left to wait for (see _settle)."""
-        plan = confirmed if confirmed is not None else self.ledger.get_plan(c.plan_id)
+        if confirmed is None:
+            plan = self.ledger.get_plan(c.plan_id)
+            confirmed = None if plan is None else plan.net_position
         rules = rules if rules is not None else self.ledger.markets().get(c.symbol)
-        if plan is None or rules is None:
+        if confirmed is None or rules is None:
             _set(oc, emit, OutcomeStatus.FAILED, "plan or market rules missing")
             return
+        net = confirmed
         target = start_net + c.side.sign * c.quantity
         if unconfirmed and not (c.reduce_only and target == 0):  # a reduce-only close cannot overshoot zero
             _set(oc, emit, OutcomeStatus.FAILED, "not sent: the cancel of " + ", ".join(unconfirmed) +
                  " is not confirmed; the working order could still fill and overshoot")
             return
-        delta = target - plan.net_position
+        delta = target - net
         qty = round_down_to(abs(delta), rules.step_size)
         side = Side.BUY if delta > 0 else Side.SELL
         if qty == 0:
@@ -257,10 +261,10 @@ class OrderOps:
             return
         if side is not c.side:
             _set(oc, emit, OutcomeStatus.SKIPPED,
-                 f"a fill moved the position past the target ({dec_str(plan.net_position)}); not sent, no overshoot")
+                 f"a fill moved the position past the target ({dec_str(net)}); not sent, no overshoot")
             return
         if c.reduce_only:
-            qty = min(qty, round_down_to(abs(plan.net_position), rules.step_size))
+            qty = min(qty, round_down_to(abs(net), rules.step_size))
         ref = c.price if c.price is not None else rules.mark_price
         if qty * ref < rules.min_notional:
             _set(oc, emit, OutcomeStatus.SKIPPED, f"remaining {dec_str(qty)} is below the minimum order")

@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
+from types import TracebackType
 from typing import Any, Self
 
 from core.ledger_schema import (
@@ -67,6 +67,125 @@ _OPEN_IN = "(" + ",".join(f"'{s}'" for s in OPEN_STATUSES) + ")"
 _IN_IDS = " IN (SELECT value FROM json_each(?))"
 #: cached per plan: (version, order field dicts, group field dicts)
 _Cached = tuple[int, list[dict[str, Any]], list[dict[str, Any]]]
+
+
+class _Tx:
+    """LedgerBase._tx: the lock held throughout; BEGIN IMMEDIATE ... COMMIT at depth 0 (ROLLBACK on any
+    exception), nested ones join the outer transaction."""
+
+    __slots__ = ("_db", "_outer")
+
+    def __init__(self, db: LedgerBase) -> None:
+        self._db = db
+        self._outer = False
+
+    def __enter__(self) -> sqlite3.Connection:
+        db = self._db
+        db._lock.acquire()
+        try:
+            if db._closed:
+                raise LedgerError("ledger is closed")
+            if db._depth:
+                db._depth += 1
+                return db._conn
+            db._conn.execute("BEGIN IMMEDIATE")
+            db._depth, db._writing = 1, True
+            self._outer = True
+            return db._conn
+        except BaseException:
+            db._lock.release()
+            raise
+
+    def __exit__(self, et: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        db = self._db
+        try:
+            if not self._outer:
+                db._depth -= 1
+                return
+            db._depth, db._writing = 0, False
+            db._conn.execute("ROLLBACK" if et is not None else "COMMIT")
+        finally:
+            db._lock.release()
+
+
+class _Savepoint:
+    """LedgerBase.savepoint (its own transaction when there is none)."""
+
+    __slots__ = ("_db", "_name", "_tx")
+
+    def __init__(self, db: LedgerBase) -> None:
+        self._db = db
+        self._name = ""
+        self._tx: _Tx | None = None
+
+    def __enter__(self) -> None:
+        db = self._db
+        db._lock.acquire()
+        try:
+            if not db._depth:
+                self._tx = _Tx(db)
+                self._tx.__enter__()
+                return
+            db._depth += 1
+            self._name = f"sp{db._depth}"
+            try:
+                db._conn.execute(f"SAVEPOINT {self._name}")
+            except BaseException:
+                db._depth -= 1
+                raise
+        except BaseException:
+            db._lock.release()
+            raise
+
+    def __exit__(self, et: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        db = self._db
+        try:
+            if self._tx is not None:
+                self._tx.__exit__(et, exc, tb)
+                return
+            try:
+                if et is not None:
+                    db._conn.execute(f"ROLLBACK TO {self._name}")
+                db._conn.execute(f"RELEASE {self._name}")
+            finally:
+                db._depth -= 1
+        finally:
+            db._lock.release()
+
+
+class _Read:
+    """LedgerBase._read: one read transaction (BEGIN ... COMMIT), or the surrounding write transaction."""
+
+    __slots__ = ("_db", "_outer")
+
+    def __init__(self, db: LedgerBase) -> None:
+        self._db = db
+        self._outer = False
+
+    def __enter__(self) -> sqlite3.Connection:
+        db = self._db
+        db._lock.acquire()
+        try:
+            if db._closed:
+                raise LedgerError("ledger is closed")
+            if db._depth:
+                return db._conn
+            db._conn.execute("BEGIN")
+            db._depth = 1
+            self._outer = True
+            return db._conn
+        except BaseException:
+            db._lock.release()
+            raise
+
+    def __exit__(self, et: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        db = self._db
+        try:
+            if self._outer:
+                db._depth = 0
+                db._conn.execute("COMMIT")
+        finally:
+            db._lock.release()
 
 
 class LedgerBase:
@@ -150,75 +269,23 @@ class LedgerBase:
 
     # -- transactions -------------------------------------------------------------------------------------------
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self) -> _Tx:
         """Group several writes into one commit (all or nothing). Writes inside join it."""
-        with self._tx():
-            yield
+        return _Tx(self)
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (nested calls join the outer one)."""
-        with self._lock:
-            if self._closed:
-                raise LedgerError("ledger is closed")
-            if self._depth:
-                self._depth += 1
-                try:
-                    yield self._conn
-                finally:
-                    self._depth -= 1
-                return
-            self._conn.execute("BEGIN IMMEDIATE")
-            self._depth, self._writing = 1, True
-            try:
-                yield self._conn
-            except BaseException:
-                self._depth, self._writing = 0, False
-                self._conn.execute("ROLLBACK")
-                raise
-            self._depth, self._writing = 0, False
-            self._conn.execute("COMMIT")
+    def _tx(self) -> _Tx:
+        """One write transaction (nested calls join the outer one). A class, not a generator context manager: the
+        flatten path enters it ~10,000 times."""
+        return _Tx(self)
 
-    @contextmanager
-    def savepoint(self) -> Iterator[None]:
+    def savepoint(self) -> _Savepoint:
         """Writes that succeed or fail as one inside the surrounding transaction (its own transaction if there is
         none): on an exception only they are rolled back, and the exception goes on."""
-        with self._lock:
-            if not self._depth:
-                with self._tx():
-                    yield
-                return
-            self._depth += 1
-            name = f"sp{self._depth}"
-            self._conn.execute(f"SAVEPOINT {name}")
-            try:
-                yield
-            except BaseException:
-                self._conn.execute(f"ROLLBACK TO {name}")
-                self._conn.execute(f"RELEASE {name}")
-                raise
-            else:
-                self._conn.execute(f"RELEASE {name}")
-            finally:
-                self._depth -= 1
+        return _Savepoint(self)
 
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
+    def _read(self) -> _Read:
         """A consistent read (one read transaction, or the surrounding write transaction)."""
-        with self._lock:
-            if self._closed:
-                raise LedgerError("ledger is closed")
-            if self._depth:
-                yield self._conn
-                return
-            self._conn.execute("BEGIN")
-            self._depth = 1
-            try:
-                yield self._conn
-            finally:
-                self._depth = 0
-                self._conn.execute("COMMIT")
+        return _Read(self)
 
     # -- loading plans --------------------------------------------------------------------------------------------
 
@@ -333,6 +400,13 @@ class LedgerBase:
         with self._read() as c:
             rows = c.execute("SELECT plan_id, version FROM plans WHERE plan_id" + _IN_IDS, (json.dumps(ids),))
             return {r[0]: r[1] for r in rows}
+
+    def net_positions(self, plan_ids: Iterable[str]) -> dict[str, Decimal]:
+        """Net position of each known plan among plan_ids (unknown ids are absent): one query, no orders read."""
+        with self._read() as c:
+            rows = c.execute("SELECT plan_id, net_position FROM plans WHERE plan_id" + _IN_IDS,
+                             (json.dumps(list(plan_ids)),))
+            return {r[0]: Decimal(r[1]) for r in rows}
 
     def find_order(self, client_order_id: str) -> tuple[str, Order] | None:
         """(plan_id, order) of the order with this client order id."""
