@@ -34,6 +34,7 @@ from core.handler_restop import restore_stops
 from core.handler_stale import retranslate, stale_plans
 from core.journal import Journal
 from core.ledger import Ledger, LedgerError
+from core.ledger_schema import trusted
 from core.models import (
     DeskStatus,
     ExecutionGroup,
@@ -125,7 +126,7 @@ class ExecutionHandler:
 
     def _journal(self, kind: str, directive_id: str | None, payload: dict[str, object]) -> None:
         if self.journal is not None:
-            self.journal.append(kind, directive_id=directive_id, payload=payload)
+            self.journal.record(kind, directive_id=directive_id, payload=payload)
 
     # ---- public -------------------------------------------------------------------------------------------
     async def recover(self) -> list[str]:
@@ -285,8 +286,8 @@ class ExecutionHandler:
 
     @staticmethod
     def _group(directive_id: str, plan_id: str) -> ExecutionGroup:
-        return ExecutionGroup(group_id=_group_id(directive_id, plan_id), directive_id=directive_id,
-                              status=GroupStatus.ACTIVE)
+        return trusted(ExecutionGroup, {"group_id": _group_id(directive_id, plan_id), "directive_id": directive_id,
+                                        "status": GroupStatus.ACTIVE, "order_ids": []})  # all fields: no validation
 
     async def _cancel_phase(self, batch: ExecutionBatch, rnd: _Round, plan_ids: list[str]) -> None:
         """The cancel-all calls of a closing round (the plans set up their groups meanwhile). After them, one read
@@ -382,7 +383,7 @@ class ExecutionHandler:
         def final() -> None:
             ledger.finish_group(plan_id, group_id, status)
 
-        await ops.commits.run(final)  # with the other plans' writes of this loop turn: one commit
+        await ops.commits.run(final, urgent=False)  # with the other plans' writes of these loop turns: one commit
 
     # ---- flatten rounds -----------------------------------------------------------------------------------
     async def _finish_flatten(

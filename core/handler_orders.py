@@ -16,12 +16,14 @@ from core.connector import ConnectorError, ConnectorErrorKind, IExecutionConnect
 from core.decimals import dec_str, round_down_to
 from core.ledger import Ledger, LedgerError
 from core.ledger_group import CommitGroup
+from core.ledger_schema import trusted
 from core.models import MarketRules, Order, OrderStatus, OrderType, Side
 from core.outcomes import CommandOutcome, OutcomeStatus
 from core.pacing import PacedGate
 from core.reconcile import absence_window, apply_venue_order, lookup, set_status
 
 Emit = Callable[[CommandOutcome], None]
+_ZERO = Decimal(0)
 NOT_EXECUTED = (ConnectorErrorKind.RATE_LIMITED, ConnectorErrorKind.UNAVAILABLE)
 
 
@@ -117,7 +119,8 @@ class OrderOps:
                         return
                 await self.backoff(i, exc)
                 continue
-            after = await self.commits.run(partial(apply_venue_order, self.ledger, plan_id, order, vo, close=False))
+            after = await self.commits.run(partial(apply_venue_order, self.ledger, plan_id, order, vo, close=False),
+                                           urgent=False)
             detail = "lost the race: filled first" if after.status is OrderStatus.FILLED else str(after.status)
             _set(oc, emit, OutcomeStatus.ACKNOWLEDGED, detail)
             return
@@ -213,7 +216,7 @@ class OrderOps:
             return order
 
         if group:  # with the other answers of this loop turn: one commit
-            settled = await self.commits.run(write)
+            settled = await self.commits.run(write, urgent=False)
         else:  # at once (a cancel-replace: what follows it reads the ledger in the same turn)
             with self.ledger.transaction():
                 settled = write()
@@ -292,11 +295,14 @@ class OrderOps:
 
     @staticmethod
     def _new_order(c: ExecuteTrade, qty: Decimal, group_id: str) -> tuple[Order, OrderRequest]:
-        order = Order(
-            order_id=order_id_for(c.client_order_id), client_order_id=c.client_order_id, role=c.role, side=c.side,
-            type=c.order_type, quantity=qty, price=c.price, stop_price=c.stop_price, time_in_force=c.time_in_force,
-            reduce_only=c.reduce_only, status=OrderStatus.PENDING, group_id=group_id,
-        )
+        """The order to write ahead and its request. Built without re-validation: every field comes from the
+        validated command, and `qty` is a positive multiple of the step (the callers skip a zero quantity)."""
+        order = trusted(Order, {
+            "order_id": order_id_for(c.client_order_id), "role": c.role, "side": c.side, "type": c.order_type,
+            "quantity": qty, "price": c.price, "stop_price": c.stop_price, "status": OrderStatus.PENDING,
+            "filled_quantity": _ZERO, "client_order_id": c.client_order_id, "time_in_force": c.time_in_force,
+            "reduce_only": c.reduce_only, "group_id": group_id, "reason": None,
+        })
         req = OrderRequest(
             symbol=c.symbol, side=c.side, order_type=c.order_type, quantity=qty, client_order_id=c.client_order_id,
             price=c.price, stop_price=c.stop_price, time_in_force=c.time_in_force, reduce_only=c.reduce_only,

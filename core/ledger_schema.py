@@ -324,7 +324,7 @@ def group_of(data: dict[str, Any]) -> ExecutionGroup:
 
 
 def group_params(plan_id: str, g: ExecutionGroup) -> tuple[Any, ...]:
-    return (g.group_id, plan_id, g.directive_id, g.status.value, json.dumps(g.order_ids))
+    return (g.group_id, plan_id, g.directive_id, g.status.value, json.dumps(g.order_ids) if g.order_ids else "[]")
 
 
 def group_from_row(r: sqlite3.Row | tuple[Any, ...]) -> ExecutionGroup:
