@@ -34,7 +34,7 @@ from core.handler_restop import restore_stops
 from core.handler_stale import retranslate, stale_plans
 from core.journal import Journal
 from core.ledger import Ledger, LedgerError
-from core.ledger_schema import trusted
+from core.ledger_schema import gc_paused, trusted
 from core.models import (
     DeskStatus,
     ExecutionGroup,
@@ -128,6 +128,14 @@ class ExecutionHandler:
         if self.journal is not None:
             self.journal.record(kind, directive_id=directive_id, payload=payload)
 
+    def _journal_big(self, kind: str, directive_id: str | None, build: Callable[[], dict[str, object]]) -> None:
+        """A journal entry whose payload holds every command or outcome of a batch: built and written with the
+        cyclic garbage collector paused (its thousands of short-lived dicts hold no cycles; collections they
+        would trigger scan the whole desk)."""
+        if self.journal is not None:
+            with gc_paused():
+                self.journal.record(kind, directive_id=directive_id, payload=build())
+
     # ---- public -------------------------------------------------------------------------------------------
     async def recover(self) -> list[str]:
         """Resolve what a crash left behind (PENDING / UNKNOWN orders) and refresh live orders from the venue."""
@@ -173,12 +181,13 @@ class ExecutionHandler:
         if self.netting and directive.scope is Scope.CLOSE_EXISTING:  # one close per symbol (core.handler_netting)
             netted = consolidate(self.ledger, batch, directive)
             batch, report.notes = netted.batch, report.notes + netted.notes
-        self._journal("send", batch.directive_id, {
-            "directive": directive.model_dump(mode="json"), "batch": batch.to_dict(), "digest": digest,
-            "summary": f"{len(batch.commands)} commands",
-        })
-        if halt_desk:
-            self._journal("halt", batch.directive_id, {"summary": "desk HALTED by flatten-all"})
+        with self.ledger.transaction():  # both entries in one commit
+            self._journal_big("send", batch.directive_id, lambda: {
+                "directive": directive.model_dump(mode="json"), "batch": batch.to_dict(), "digest": digest,
+                "summary": f"{len(batch.commands)} commands",
+            })
+            if halt_desk:
+                self._journal("halt", batch.directive_id, {"summary": "desk HALTED by flatten-all"})
         touched = set(batch.plan_versions) | {c.plan_id for c in batch.commands}
         for pid in touched:
             self.busy[pid] = self.busy.get(pid, 0) + 1
@@ -200,7 +209,8 @@ class ExecutionHandler:
             for cb in self.send_done:
                 cb(sorted(touched))
         # the outcome of every command is in the per-plan "outcome" entries; the report keeps the exceptions
-        self._journal("report", batch.directive_id, {**report.to_dict(routine=False), "summary": report.summary()})
+        self._journal_big("report", batch.directive_id,
+                          lambda: {**report.to_dict(routine=False), "summary": report.summary()})
         return report
 
     # ---- checks -------------------------------------------------------------------------------------------
@@ -269,7 +279,7 @@ class ExecutionHandler:
         if rnd.cancel_phase is not None:
             await rnd.cancel_phase  # (a batch without plans to run still finishes its cancel-all calls)
         record_fills(self.ledger, batch, outcomes, marks if marks is not None else batch.marks)
-        self._journal("outcome", report.directive_id, round_entry(round_no, list(outcomes.values())))
+        self._journal_big("outcome", report.directive_id, lambda: round_entry(round_no, list(outcomes.values())))
 
     def _add_groups(self, rnd: _Round, per_plan: dict[str, list[Cmd]]) -> None:
         """Record the round's execution group of every existing plan in one transaction (one commit, not one per
