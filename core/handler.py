@@ -28,6 +28,7 @@ from core.connector import ConnectorError, IExecutionConnector
 from core.directives import Scope, StrategyDirective
 from core.handler_cancel_all import cancel_all_calls
 from core.handler_fills import record_fills
+from core.handler_gc import old_objects_frozen
 from core.handler_netting import consolidate, true_up
 from core.handler_orders import OrderOps
 from core.handler_restop import restore_stops
@@ -151,6 +152,17 @@ class ExecutionHandler:
         *,
         halt_desk: bool = False,
         on_outcome: OutcomeCallback | None = None,
+    ) -> ExecutionReport:
+        with old_objects_frozen():
+            return await self._send(batch, directive, halt_desk=halt_desk, on_outcome=on_outcome)
+
+    async def _send(
+        self,
+        batch: ExecutionBatch,
+        directive: StrategyDirective,
+        *,
+        halt_desk: bool,
+        on_outcome: OutcomeCallback | None,
     ) -> ExecutionReport:
         report = ExecutionReport(batch.directive_id)
         if halt_desk:  # flatten-all halts the desk in the same step, even when its batch is refused as stale
