@@ -16,6 +16,7 @@ DESIGN.md section 3, in code:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import time
@@ -193,7 +194,10 @@ class ExecutionHandler:
         if self.netting and directive.scope is Scope.CLOSE_EXISTING:  # one close per symbol (core.handler_netting)
             netted = consolidate(self.ledger, batch, directive)
             batch, report.notes = netted.batch, report.notes + netted.notes
-        with self.ledger.transaction():  # both entries in one commit
+        # both entries in one commit when the journal shares the ledger's connection (a journal on its own
+        # connection must not wait for the ledger's write lock)
+        shared = self.journal is not None and self.journal.shares(self.ledger)
+        with self.ledger.transaction() if shared else contextlib.nullcontext():
             self._journal_big("send", batch.directive_id, lambda: {
                 "directive": directive.model_dump(mode="json"), "batch": batch.to_dict(), "digest": digest,
                 "summary": f"{len(batch.commands)} commands",

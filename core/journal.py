@@ -120,6 +120,11 @@ class Journal:
             for stmt in JOURNAL_SCHEMA:
                 c.execute(stmt)
 
+    def shares(self, ledger: LedgerBase) -> bool:
+        """Whether this journal writes through `ledger`'s own connection (so its entries can join the ledger's
+        transaction)."""
+        return self._db is ledger
+
     def close(self) -> None:
         if self._owned:
             self._db.close()
