@@ -10,6 +10,9 @@ import sqlite3
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
+from core import ledger_group
 from core.handler_gc import old_objects_frozen
 from core.ledger import Ledger
 from core.ledger_group import CommitGroup
@@ -28,7 +31,9 @@ def on_disk(db: Path, sql: str, *args: object) -> list[tuple[object, ...]]:
         return c.execute(sql, args).fetchall()
 
 
-async def test_answers_wait_a_few_turns_and_an_urgent_write_flushes_them_at_once(tmp_path: Path) -> None:
+async def test_answers_wait_a_few_turns_and_an_urgent_write_flushes_them_at_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ledger_group, "MAX_HOPS", 32)  # off by default (see core.ledger_group)
     ledger = Ledger(tmp_path / "l.sqlite")
     for i in range(3):
         ledger.create_plan(f"TPL_{i}", BTC, Side.BUY)
