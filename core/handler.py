@@ -16,6 +16,7 @@ DESIGN.md section 3, in code:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import time
@@ -28,12 +29,14 @@ from core.connector import ConnectorError, IExecutionConnector
 from core.directives import Scope, StrategyDirective
 from core.handler_cancel_all import cancel_all_calls
 from core.handler_fills import record_fills
+from core.handler_gc import old_objects_frozen
 from core.handler_netting import consolidate, true_up
 from core.handler_orders import OrderOps
 from core.handler_restop import restore_stops
 from core.handler_stale import retranslate, stale_plans
 from core.journal import Journal
 from core.ledger import Ledger, LedgerError
+from core.ledger_schema import gc_paused, trusted
 from core.models import (
     DeskStatus,
     ExecutionGroup,
@@ -69,7 +72,7 @@ class _Round:
     emit: Callable[[CommandOutcome], None]
     markets: dict[str, MarketRules]
     start: dict[str, TradePlan]  # the plans as the round started (versions checked against the preview)
-    confirmed: dict[str, TradePlan]  # the plans as read right after the round's cancel-all calls
+    confirmed: dict[str, Decimal]  # the plans' net positions as read right after the round's cancel-all calls
     cancel_phase: asyncio.Task[None] | None  # those calls: every plan waits for them before its own cancels
     grouped: set[str] = field(default_factory=set)  # plans whose execution group the round already recorded
 
@@ -125,7 +128,15 @@ class ExecutionHandler:
 
     def _journal(self, kind: str, directive_id: str | None, payload: dict[str, object]) -> None:
         if self.journal is not None:
-            self.journal.append(kind, directive_id=directive_id, payload=payload)
+            self.journal.record(kind, directive_id=directive_id, payload=payload)
+
+    def _journal_big(self, kind: str, directive_id: str | None, build: Callable[[], dict[str, object]]) -> None:
+        """A journal entry whose payload holds every command or outcome of a batch: built and written with the
+        cyclic garbage collector paused (its thousands of short-lived dicts hold no cycles; collections they
+        would trigger scan the whole desk)."""
+        if self.journal is not None:
+            with gc_paused():
+                self.journal.record(kind, directive_id=directive_id, payload=build())
 
     # ---- public -------------------------------------------------------------------------------------------
     async def recover(self) -> list[str]:
@@ -142,6 +153,17 @@ class ExecutionHandler:
         *,
         halt_desk: bool = False,
         on_outcome: OutcomeCallback | None = None,
+    ) -> ExecutionReport:
+        with old_objects_frozen():
+            return await self._send(batch, directive, halt_desk=halt_desk, on_outcome=on_outcome)
+
+    async def _send(
+        self,
+        batch: ExecutionBatch,
+        directive: StrategyDirective,
+        *,
+        halt_desk: bool,
+        on_outcome: OutcomeCallback | None,
     ) -> ExecutionReport:
         report = ExecutionReport(batch.directive_id)
         if halt_desk:  # flatten-all halts the desk in the same step, even when its batch is refused as stale
@@ -172,12 +194,16 @@ class ExecutionHandler:
         if self.netting and directive.scope is Scope.CLOSE_EXISTING:  # one close per symbol (core.handler_netting)
             netted = consolidate(self.ledger, batch, directive)
             batch, report.notes = netted.batch, report.notes + netted.notes
-        self._journal("send", batch.directive_id, {
-            "directive": directive.model_dump(mode="json"), "batch": batch.to_dict(), "digest": digest,
-            "summary": f"{len(batch.commands)} commands",
-        })
-        if halt_desk:
-            self._journal("halt", batch.directive_id, {"summary": "desk HALTED by flatten-all"})
+        # both entries in one commit when the journal shares the ledger's connection (a journal on its own
+        # connection must not wait for the ledger's write lock)
+        shared = self.journal is not None and self.journal.shares(self.ledger)
+        with self.ledger.transaction() if shared else contextlib.nullcontext():
+            self._journal_big("send", batch.directive_id, lambda: {
+                "directive": directive.model_dump(mode="json"), "batch": batch.to_dict(), "digest": digest,
+                "summary": f"{len(batch.commands)} commands",
+            })
+            if halt_desk:
+                self._journal("halt", batch.directive_id, {"summary": "desk HALTED by flatten-all"})
         touched = set(batch.plan_versions) | {c.plan_id for c in batch.commands}
         for pid in touched:
             self.busy[pid] = self.busy.get(pid, 0) + 1
@@ -199,7 +225,8 @@ class ExecutionHandler:
             for cb in self.send_done:
                 cb(sorted(touched))
         # the outcome of every command is in the per-plan "outcome" entries; the report keeps the exceptions
-        self._journal("report", batch.directive_id, {**report.to_dict(routine=False), "summary": report.summary()})
+        self._journal_big("report", batch.directive_id,
+                          lambda: {**report.to_dict(routine=False), "summary": report.summary()})
         return report
 
     # ---- checks -------------------------------------------------------------------------------------------
@@ -268,7 +295,7 @@ class ExecutionHandler:
         if rnd.cancel_phase is not None:
             await rnd.cancel_phase  # (a batch without plans to run still finishes its cancel-all calls)
         record_fills(self.ledger, batch, outcomes, marks if marks is not None else batch.marks)
-        self._journal("outcome", report.directive_id, round_entry(round_no, list(outcomes.values())))
+        self._journal_big("outcome", report.directive_id, lambda: round_entry(round_no, list(outcomes.values())))
 
     def _add_groups(self, rnd: _Round, per_plan: dict[str, list[Cmd]]) -> None:
         """Record the round's execution group of every existing plan in one transaction (one commit, not one per
@@ -285,15 +312,15 @@ class ExecutionHandler:
 
     @staticmethod
     def _group(directive_id: str, plan_id: str) -> ExecutionGroup:
-        return ExecutionGroup(group_id=_group_id(directive_id, plan_id), directive_id=directive_id,
-                              status=GroupStatus.ACTIVE)
+        return trusted(ExecutionGroup, {"group_id": _group_id(directive_id, plan_id), "directive_id": directive_id,
+                                        "status": GroupStatus.ACTIVE, "order_ids": []})  # all fields: no validation
 
     async def _cancel_phase(self, batch: ExecutionBatch, rnd: _Round, plan_ids: list[str]) -> None:
         """The cancel-all calls of a closing round (the plans set up their groups meanwhile). After them, one read
         for every plan: the state they confirmed, which a plan whose cancels were all done by them trades from."""
         try:
             if await cancel_all_calls(self, batch, rnd.report, rnd.start):
-                rnd.confirmed.update({p.plan_id: p for p in self.ledger.state(plan_ids).plans})
+                rnd.confirmed.update(self.ledger.net_positions(plan_ids))
         except Exception as exc:  # noqa: BLE001 - the plans' own cancels still go
             log.exception("cancel-all phase failed")
             rnd.report.notes.append(f"cancel-all failed: {exc}; cancelling one by one")
@@ -365,8 +392,7 @@ class ExecutionHandler:
             commit for both. Nothing is awaited after it."""
             assert last is not None
             status = _group_status([o for o in mine if o is not outcomes[last.seq]], len(mine))
-            ledger.set_group_status(group_id, status)
-            ledger.close_if_flat(plan_id)
+            ledger.finish_group(plan_id, group_id, status)
             finished.append(status)
 
         for c in main:
@@ -381,10 +407,9 @@ class ExecutionHandler:
         if finished and finished[-1] is status:
             return  # already written with the trade's answer
         def final() -> None:
-            ledger.set_group_status(group_id, status)
-            ledger.close_if_flat(plan_id)
+            ledger.finish_group(plan_id, group_id, status)
 
-        await ops.commits.run(final)  # with the other plans' writes of this loop turn: one commit
+        await ops.commits.run(final, urgent=False)  # with the other plans' writes of these loop turns: one commit
 
     # ---- flatten rounds -----------------------------------------------------------------------------------
     async def _finish_flatten(

@@ -87,7 +87,8 @@ async def _cancel_symbol(h: ExecutionHandler, symbol: str, report: ExecutionRepo
                 continue
             report.notes.append(f"cancel-all {symbol}: {exc.reason}; cancelling one by one")
             return
-    done, strangers = apply_cancelled(h.ledger, cancelled, plan_ids)
+    # the answer, in one group commit with the other symbols' answers of the same loop turns
+    done, strangers = await h.ops.commits.run(lambda: apply_cancelled(h.ledger, cancelled, plan_ids), urgent=False)
     h.ops.cancelled_by_all.update(done)
     for coid in strangers:
         report.notes.append(f"cancel-all {symbol} also cancelled {coid} (not in the ledger)")

@@ -26,6 +26,7 @@ from decimal import Decimal
 from core.batch import ExecutionBatch
 from core.directives import StrategyDirective
 from core.ledger import Ledger
+from core.ledger_schema import trusted
 from core.models import Fill, Order, OrderRole, OrderStatus, OrderType, Side
 from core.netting import SymbolNet, net_closes
 from core.worker import translate
@@ -60,9 +61,14 @@ def _internal_fill(out: list[tuple[str, Order, Fill]], directive_id: str, plan_i
     Ledger.internal_fills in the caller's transaction)."""
     coid = _coid(directive_id, plan_id, *parts)
     order_id = "ORD_" + hashlib.sha256(coid.encode()).hexdigest()[:16]
-    order = Order(order_id=order_id, client_order_id=coid, role=OrderRole.EXIT, side=side, type=OrderType.MARKET,
-                  quantity=qty, status=OrderStatus.PENDING, reason="internal (netted flatten)")
-    out.append((plan_id, order, Fill(fill_id=coid, order_id=order_id, side=side, price=price, quantity=qty, fee=fee)))
+    # built without re-validation (internal values; Ledger.internal_fills refuses a quantity or price not above 0)
+    order = trusted(Order, {"order_id": order_id, "role": OrderRole.EXIT, "side": side, "type": OrderType.MARKET,
+                            "quantity": qty, "price": None, "stop_price": None, "status": OrderStatus.PENDING,
+                            "filled_quantity": Decimal(0), "client_order_id": coid, "time_in_force": None,
+                            "reduce_only": False, "group_id": None, "reason": "internal (netted flatten)"})
+    fill = trusted(Fill, {"fill_id": coid, "order_id": order_id, "side": side, "price": price, "quantity": qty,
+                          "fee": fee, "time": ""})
+    out.append((plan_id, order, fill))
 
 
 def consolidate(ledger: Ledger, batch: ExecutionBatch, directive: StrategyDirective) -> NettedFlatten:

@@ -16,12 +16,14 @@ from core.connector import ConnectorError, ConnectorErrorKind, IExecutionConnect
 from core.decimals import dec_str, round_down_to
 from core.ledger import Ledger, LedgerError
 from core.ledger_group import CommitGroup
-from core.models import MarketRules, Order, OrderStatus, OrderType, Side, TradePlan
+from core.ledger_schema import trusted
+from core.models import MarketRules, Order, OrderStatus, OrderType, Side
 from core.outcomes import CommandOutcome, OutcomeStatus
 from core.pacing import PacedGate
 from core.reconcile import absence_window, apply_venue_order, lookup, set_status
 
 Emit = Callable[[CommandOutcome], None]
+_ZERO = Decimal(0)
 NOT_EXECUTED = (ConnectorErrorKind.RATE_LIMITED, ConnectorErrorKind.UNAVAILABLE)
 
 
@@ -117,7 +119,8 @@ class OrderOps:
                         return
                 await self.backoff(i, exc)
                 continue
-            after = await self.commits.run(partial(apply_venue_order, self.ledger, plan_id, order, vo, close=False))
+            after = await self.commits.run(partial(apply_venue_order, self.ledger, plan_id, order, vo, close=False),
+                                           urgent=False)
             detail = "lost the race: filled first" if after.status is OrderStatus.FILLED else str(after.status)
             _set(oc, emit, OutcomeStatus.ACKNOWLEDGED, detail)
             return
@@ -213,7 +216,7 @@ class OrderOps:
             return order
 
         if group:  # with the other answers of this loop turn: one commit
-            settled = await self.commits.run(write)
+            settled = await self.commits.run(write, urgent=False)
         else:  # at once (a cancel-replace: what follows it reads the ledger in the same turn)
             with self.ledger.transaction():
                 settled = write()
@@ -232,24 +235,28 @@ class OrderOps:
 
     # ---- trade: the plan's one position-changing order --------------------------------------------------
     async def trade(self, c: ExecuteTrade, oc: CommandOutcome, emit: Emit, group_id: str, *,
-                    start_net: Decimal, unconfirmed: list[str] | None = None, confirmed: TradePlan | None = None,
+                    start_net: Decimal, unconfirmed: list[str] | None = None, confirmed: Decimal | None = None,
                     rules: MarketRules | None = None, finish: Callable[[], None] | None = None) -> None:
         """Place the plan's position-changing order for what is left to reach the batch's target, from the
-        position confirmed after the cancels (`confirmed`, else read now). `unconfirmed`: cancels that did not end
-        confirmed; then a trade that could overshoot (anything but a reduce-only close to zero) is not sent.
+        position confirmed after the cancels (`confirmed`: that net position, else read now). `unconfirmed`: cancels
+        that did not end confirmed; then a trade that could overshoot (anything but a reduce-only close to zero) is
+        not sent.
         `finish`: the caller's last writes, run in the transaction that records the venue's answer when the trade
         ends acknowledged with nothing left to wait for (see _settle)."""
-        plan = confirmed if confirmed is not None else self.ledger.get_plan(c.plan_id)
+        if confirmed is None:
+            plan = self.ledger.get_plan(c.plan_id)
+            confirmed = None if plan is None else plan.net_position
         rules = rules if rules is not None else self.ledger.markets().get(c.symbol)
-        if plan is None or rules is None:
+        if confirmed is None or rules is None:
             _set(oc, emit, OutcomeStatus.FAILED, "plan or market rules missing")
             return
+        net = confirmed
         target = start_net + c.side.sign * c.quantity
         if unconfirmed and not (c.reduce_only and target == 0):  # a reduce-only close cannot overshoot zero
             _set(oc, emit, OutcomeStatus.FAILED, "not sent: the cancel of " + ", ".join(unconfirmed) +
                  " is not confirmed; the working order could still fill and overshoot")
             return
-        delta = target - plan.net_position
+        delta = target - net
         qty = round_down_to(abs(delta), rules.step_size)
         side = Side.BUY if delta > 0 else Side.SELL
         if qty == 0:
@@ -257,10 +264,10 @@ class OrderOps:
             return
         if side is not c.side:
             _set(oc, emit, OutcomeStatus.SKIPPED,
-                 f"a fill moved the position past the target ({dec_str(plan.net_position)}); not sent, no overshoot")
+                 f"a fill moved the position past the target ({dec_str(net)}); not sent, no overshoot")
             return
         if c.reduce_only:
-            qty = min(qty, round_down_to(abs(plan.net_position), rules.step_size))
+            qty = min(qty, round_down_to(abs(net), rules.step_size))
         ref = c.price if c.price is not None else rules.mark_price
         if qty * ref < rules.min_notional:
             _set(oc, emit, OutcomeStatus.SKIPPED, f"remaining {dec_str(qty)} is below the minimum order")
@@ -288,11 +295,14 @@ class OrderOps:
 
     @staticmethod
     def _new_order(c: ExecuteTrade, qty: Decimal, group_id: str) -> tuple[Order, OrderRequest]:
-        order = Order(
-            order_id=order_id_for(c.client_order_id), client_order_id=c.client_order_id, role=c.role, side=c.side,
-            type=c.order_type, quantity=qty, price=c.price, stop_price=c.stop_price, time_in_force=c.time_in_force,
-            reduce_only=c.reduce_only, status=OrderStatus.PENDING, group_id=group_id,
-        )
+        """The order to write ahead and its request. Built without re-validation: every field comes from the
+        validated command, and `qty` is a positive multiple of the step (the callers skip a zero quantity)."""
+        order = trusted(Order, {
+            "order_id": order_id_for(c.client_order_id), "role": c.role, "side": c.side, "type": c.order_type,
+            "quantity": qty, "price": c.price, "stop_price": c.stop_price, "status": OrderStatus.PENDING,
+            "filled_quantity": _ZERO, "client_order_id": c.client_order_id, "time_in_force": c.time_in_force,
+            "reduce_only": c.reduce_only, "group_id": group_id, "reason": None,
+        })
         req = OrderRequest(
             symbol=c.symbol, side=c.side, order_type=c.order_type, quantity=qty, client_order_id=c.client_order_id,
             price=c.price, stop_price=c.stop_price, time_in_force=c.time_in_force, reduce_only=c.reduce_only,

@@ -120,6 +120,11 @@ class Journal:
             for stmt in JOURNAL_SCHEMA:
                 c.execute(stmt)
 
+    def shares(self, ledger: LedgerBase) -> bool:
+        """Whether this journal writes through `ledger`'s own connection (so its entries can join the ledger's
+        transaction)."""
+        return self._db is ledger
+
     def close(self) -> None:
         if self._owned:
             self._db.close()
@@ -134,6 +139,21 @@ class Journal:
         self, kind: str, *, directive_id: str | None, payload: dict[str, Any], operator: str | None = None
     ) -> JournalEntry:
         """Add one entry and return it as stored (payload as it reads back from JSON)."""
+        seq, when, who, text = self._insert(kind, directive_id, payload, operator)
+        return JournalEntry(
+            seq=seq, time=when, kind=kind, directive_id=directive_id, operator=who, payload=json.loads(text)
+        )
+
+    def record(
+        self, kind: str, *, directive_id: str | None, payload: dict[str, Any], operator: str | None = None
+    ) -> int:
+        """``append`` for a writer that does not need the entry back: returns its seq, without reading the payload
+        back from its JSON (a flatten's send and outcome entries hold thousands of commands)."""
+        return self._insert(kind, directive_id, payload, operator)[0]
+
+    def _insert(
+        self, kind: str, directive_id: str | None, payload: dict[str, Any], operator: str | None
+    ) -> tuple[int, str, str, str]:
         if not kind or not kind.strip():
             raise JournalError("journal kind must not be empty")
         text = to_json(payload)
@@ -146,9 +166,7 @@ class Journal:
             )
             seq = cur.lastrowid
         assert seq is not None
-        return JournalEntry(
-            seq=seq, time=when, kind=kind, directive_id=directive_id, operator=who, payload=json.loads(text)
-        )
+        return seq, when, who, text
 
     def entries(
         self,

@@ -21,6 +21,7 @@ from core.ledger_bulk import LedgerBulk
 from core.ledger_math import Position, apply_fill_to_position
 from core.ledger_owner import process_owner
 from core.ledger_schema import (
+    MARKET_COLS,
     ORDER_COLS,
     PLAN_COLS,
     enc,
@@ -136,7 +137,8 @@ class Ledger(LedgerBulk):
                 [fill_params(p.plan_id, f) for p in state.plans for f in p.fills],
             )
             c.executemany(
-                "INSERT INTO markets VALUES (?, ?, ?, ?, ?)", [market_params(s, m) for s, m in state.markets.items()]
+                f"INSERT INTO markets ({MARKET_COLS}) VALUES (?, ?, ?, ?, ?, ?)",
+                [market_params(s, m) for s, m in state.markets.items()],
             )
             c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('desk', ?)", (state.desk.state.value,))
             c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('limits', ?)", (limits_to_text(state.limits),))
@@ -179,6 +181,35 @@ class Ledger(LedgerBulk):
                 self._bump(c, row[0])
             elif c.execute("SELECT 1 FROM exec_groups WHERE group_id = ?", (group_id,)).fetchone() is None:
                 raise LedgerError(f"set_group_status: unknown group {group_id}")
+
+    def finish_group(self, plan_id: str, group_id: str, status: GroupStatus) -> bool:
+        """``set_group_status(group_id, status)`` then ``close_if_flat(plan_id)`` in one write (each with its own
+        version bump, as the two calls): two statements when the plan is already closed (a flatten's last fill
+        closed it). True when the plan is CLOSED after the call."""
+        new = GroupStatus(status).value
+        with self._tx() as c:
+            row = c.execute("UPDATE exec_groups SET status = ? WHERE group_id = ? AND status != ? RETURNING plan_id",
+                            (new, group_id, new)).fetchone()
+            if row is None:
+                if c.execute("SELECT 1 FROM exec_groups WHERE group_id = ?", (group_id,)).fetchone() is None:
+                    raise LedgerError(f"set_group_status: unknown group {group_id}")
+            elif row[0] != plan_id:
+                self._bump(c, row[0])
+                row = None
+            if row is not None:
+                plan = c.execute("UPDATE plans SET version = version + 1 WHERE plan_id = ? RETURNING status, "
+                                 "net_position", (plan_id,)).fetchone()
+            else:
+                plan = c.execute("SELECT status, net_position FROM plans WHERE plan_id = ?", (plan_id,)).fetchone()
+            if plan is None:
+                raise LedgerError(f"close_if_flat: unknown plan {plan_id}")
+            if plan_status(plan[0]) is PlanStatus.CLOSED:
+                return True
+            if Decimal(plan[1]) != 0 or self._has_open_orders(c, plan_id):
+                return False
+            c.execute("UPDATE plans SET status = ?, version = version + 1 WHERE plan_id = ?",
+                      (PlanStatus.CLOSED.value, plan_id))
+            return True
 
     def close_if_flat(self, plan_id: str) -> bool:
         """Close the plan if it is flat and has no open order. True when the plan is CLOSED after the call."""
@@ -378,21 +409,37 @@ class Ledger(LedgerBulk):
     def _apply_fill(self, order_id: str, fill: Fill, current: Order | None = None,
                     status: OrderStatus | None = None, reason: str | None = None,
                     current_plan: str | None = None) -> tuple[str, Order | None]:
-        """apply_fill's work, inside the caller's transaction: (plan id, the order as stored after the fill)."""
+        """apply_fill's work, inside the caller's transaction: (plan id, the order as stored after the fill).
+
+        Five statements for a new fill on an order the caller has read: the fill (its key says whether it is new),
+        the order, the plan row with whether another order of the plan is open, the P&L record, the plan."""
         with self._tx() as c:
-            known = c.execute("SELECT plan_id FROM fills WHERE fill_id = ?", (fill.fill_id,)).fetchone()
-            if known is not None:
-                row = c.execute(f"SELECT {ORDER_COLS} FROM orders WHERE order_id = ?", (order_id,)).fetchone()
-                return known[0], None if row is None else order_from_row(row)
             if current is None or current.order_id != order_id:
-                plan_id, order = self._order_row(c, order_id, "apply_fill")
+                row = c.execute(f"SELECT {ORDER_COLS} FROM orders WHERE order_id = ?", (order_id,)).fetchone()
+                if row is None:
+                    known = c.execute("SELECT plan_id FROM fills WHERE fill_id = ?", (fill.fill_id,)).fetchone()
+                    if known is not None:
+                        return known[0], None
+                    raise LedgerError(f"apply_fill: unknown order {order_id}")
+                plan_id, order = row[1], order_from_row(row)
             else:
                 plan_id, order = current_plan or self._plan_of(c, order_id), current
             if fill.side is not order.side:
+                known = c.execute("SELECT plan_id FROM fills WHERE fill_id = ?", (fill.fill_id,)).fetchone()
+                if known is not None:
+                    return known[0], self._order_row(c, order_id, "apply_fill")[1]
                 raise LedgerError(
                     f"apply_fill {fill.fill_id}: fill side {fill.side} does not match the side {order.side} "
                     f"of order {order_id}"
                 )
+            if fill.order_id != order_id:
+                fill = fill.model_copy(update={"order_id": order_id})
+            # the fill first: a fill id already recorded changes nothing (and nothing was written)
+            if not c.execute("INSERT OR IGNORE INTO fills VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                             fill_params(plan_id, fill)).rowcount:
+                known = c.execute("SELECT plan_id FROM fills WHERE fill_id = ?", (fill.fill_id,)).fetchone()
+                row = c.execute(f"SELECT {ORDER_COLS} FROM orders WHERE order_id = ?", (order_id,)).fetchone()
+                return known[0], None if row is None else order_from_row(row)
             filled = order.filled_quantity + fill.quantity
             qty = max(order.quantity, filled)
             new_status = order.status
@@ -406,15 +453,16 @@ class Ledger(LedgerBulk):
                     update["reason"] = reason
             after = order.model_copy(update=update)
             self._write_order(c, after)
-            row = self._plan_row(c, plan_id, "apply_fill")
+            row = c.execute(f"SELECT {PLAN_COLS}, EXISTS (SELECT 1 FROM orders WHERE plan_id = ? AND status IN "
+                            f"{_OPEN_IN} AND order_id != ?) FROM plans WHERE plan_id = ?",
+                            (plan_id, order_id, plan_id)).fetchone()
+            if row is None:
+                raise LedgerError(f"apply_fill: unknown plan {plan_id}")
             before = Position(Decimal(row[4]), Decimal(row[5]), Decimal(row[6]))
             pos = apply_fill_to_position(before, fill.side, fill.quantity, fill.price, fill.fee)
-            if fill.order_id != order_id:
-                fill = fill.model_copy(update={"order_id": order_id})
-            c.execute("INSERT INTO fills VALUES (?, ?, ?, ?, ?, ?, ?, ?)", fill_params(plan_id, fill))
             c.execute("INSERT OR REPLACE INTO fill_pnl (fill_id, plan_id, time, realized) VALUES (?, ?, ?, ?)",
                       (fill.fill_id, plan_id, fill_ts(fill.time), enc(pos.realized - before.realized)))
-            flat_and_idle = pos.net == 0 and not self._has_open_orders(c, plan_id)
+            flat_and_idle = pos.net == 0 and not row[8] and not after.status.is_open
             plan_st = PlanStatus.CLOSED if flat_and_idle else PlanStatus.ACTIVE if pos.net != 0 else plan_status(row[3])
             c.execute(
                 "UPDATE plans SET net_position = ?, avg_entry_price = ?, realized_pnl = ?, status = ?, "

@@ -11,15 +11,17 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
+from types import TracebackType
 from typing import Any, Self
 
 from core.ledger_schema import (
+    ADDED_COLUMNS,
     FILL_COLS,
     GROUP_COLS,
+    MARKET_COLS,
     ORDER_COLS,
     PLAN_COLS,
     REQUIRED_TABLES,
@@ -67,6 +69,125 @@ _IN_IDS = " IN (SELECT value FROM json_each(?))"
 _Cached = tuple[int, list[dict[str, Any]], list[dict[str, Any]]]
 
 
+class _Tx:
+    """LedgerBase._tx: the lock held throughout; BEGIN IMMEDIATE ... COMMIT at depth 0 (ROLLBACK on any
+    exception), nested ones join the outer transaction."""
+
+    __slots__ = ("_db", "_outer")
+
+    def __init__(self, db: LedgerBase) -> None:
+        self._db = db
+        self._outer = False
+
+    def __enter__(self) -> sqlite3.Connection:
+        db = self._db
+        db._lock.acquire()
+        try:
+            if db._closed:
+                raise LedgerError("ledger is closed")
+            if db._depth:
+                db._depth += 1
+                return db._conn
+            db._conn.execute("BEGIN IMMEDIATE")
+            db._depth, db._writing = 1, True
+            self._outer = True
+            return db._conn
+        except BaseException:
+            db._lock.release()
+            raise
+
+    def __exit__(self, et: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        db = self._db
+        try:
+            if not self._outer:
+                db._depth -= 1
+                return
+            db._depth, db._writing = 0, False
+            db._conn.execute("ROLLBACK" if et is not None else "COMMIT")
+        finally:
+            db._lock.release()
+
+
+class _Savepoint:
+    """LedgerBase.savepoint (its own transaction when there is none)."""
+
+    __slots__ = ("_db", "_name", "_tx")
+
+    def __init__(self, db: LedgerBase) -> None:
+        self._db = db
+        self._name = ""
+        self._tx: _Tx | None = None
+
+    def __enter__(self) -> None:
+        db = self._db
+        db._lock.acquire()
+        try:
+            if not db._depth:
+                self._tx = _Tx(db)
+                self._tx.__enter__()
+                return
+            db._depth += 1
+            self._name = f"sp{db._depth}"
+            try:
+                db._conn.execute(f"SAVEPOINT {self._name}")
+            except BaseException:
+                db._depth -= 1
+                raise
+        except BaseException:
+            db._lock.release()
+            raise
+
+    def __exit__(self, et: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        db = self._db
+        try:
+            if self._tx is not None:
+                self._tx.__exit__(et, exc, tb)
+                return
+            try:
+                if et is not None:
+                    db._conn.execute(f"ROLLBACK TO {self._name}")
+                db._conn.execute(f"RELEASE {self._name}")
+            finally:
+                db._depth -= 1
+        finally:
+            db._lock.release()
+
+
+class _Read:
+    """LedgerBase._read: one read transaction (BEGIN ... COMMIT), or the surrounding write transaction."""
+
+    __slots__ = ("_db", "_outer")
+
+    def __init__(self, db: LedgerBase) -> None:
+        self._db = db
+        self._outer = False
+
+    def __enter__(self) -> sqlite3.Connection:
+        db = self._db
+        db._lock.acquire()
+        try:
+            if db._closed:
+                raise LedgerError("ledger is closed")
+            if db._depth:
+                return db._conn
+            db._conn.execute("BEGIN")
+            db._depth = 1
+            self._outer = True
+            return db._conn
+        except BaseException:
+            db._lock.release()
+            raise
+
+    def __exit__(self, et: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        db = self._db
+        try:
+            if self._outer:
+                db._depth = 0
+                db._conn.execute("COMMIT")
+        finally:
+            db._lock.release()
+
+
 class LedgerBase:
     def __init__(self, path: str | Path, *, synchronous: str = "FULL") -> None:
         if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
@@ -88,6 +209,8 @@ class LedgerBase:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
             self._conn.executescript("BEGIN IMMEDIATE;\n" + SCHEMA + "\nCOMMIT;")  # one commit, not one per table
+            if existed:
+                self._add_columns()
             self._check_schema_version()
         except sqlite3.DatabaseError as exc:
             raise LedgerError(f"cannot open ledger {self.path}: {exc}") from None
@@ -105,6 +228,22 @@ class LedgerBase:
             self._conn.close()
             raise LedgerError(f"ledger {self.path} is damaged: table {', '.join(missing)} missing (restore it from "
                               "a backup or import a snapshot into a new file)")
+
+    def _missing_columns(self) -> list[tuple[str, str, str]]:
+        have: dict[str, set[str]] = {}
+        for table, _, _ in ADDED_COLUMNS:
+            if table not in have:
+                have[table] = {r[1] for r in self._conn.execute(f"PRAGMA table_info({table})")}
+        return [added for added in ADDED_COLUMNS if added[1] not in have[added[0]]]
+
+    def _add_columns(self) -> None:
+        """Upgrade a ledger file made before a column existed (see ADDED_COLUMNS): checked without a write lock,
+        added in one write transaction that checks again (another process may have just done it)."""
+        if not self._missing_columns():
+            return
+        with self._tx() as c:
+            for table, column, decl in self._missing_columns():
+                c.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
 
     def _check_schema_version(self) -> None:
         with self._tx() as c:
@@ -130,75 +269,23 @@ class LedgerBase:
 
     # -- transactions -------------------------------------------------------------------------------------------
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self) -> _Tx:
         """Group several writes into one commit (all or nothing). Writes inside join it."""
-        with self._tx():
-            yield
+        return _Tx(self)
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (nested calls join the outer one)."""
-        with self._lock:
-            if self._closed:
-                raise LedgerError("ledger is closed")
-            if self._depth:
-                self._depth += 1
-                try:
-                    yield self._conn
-                finally:
-                    self._depth -= 1
-                return
-            self._conn.execute("BEGIN IMMEDIATE")
-            self._depth, self._writing = 1, True
-            try:
-                yield self._conn
-            except BaseException:
-                self._depth, self._writing = 0, False
-                self._conn.execute("ROLLBACK")
-                raise
-            self._depth, self._writing = 0, False
-            self._conn.execute("COMMIT")
+    def _tx(self) -> _Tx:
+        """One write transaction (nested calls join the outer one). A class, not a generator context manager: the
+        flatten path enters it ~10,000 times."""
+        return _Tx(self)
 
-    @contextmanager
-    def savepoint(self) -> Iterator[None]:
+    def savepoint(self) -> _Savepoint:
         """Writes that succeed or fail as one inside the surrounding transaction (its own transaction if there is
         none): on an exception only they are rolled back, and the exception goes on."""
-        with self._lock:
-            if not self._depth:
-                with self._tx():
-                    yield
-                return
-            self._depth += 1
-            name = f"sp{self._depth}"
-            self._conn.execute(f"SAVEPOINT {name}")
-            try:
-                yield
-            except BaseException:
-                self._conn.execute(f"ROLLBACK TO {name}")
-                self._conn.execute(f"RELEASE {name}")
-                raise
-            else:
-                self._conn.execute(f"RELEASE {name}")
-            finally:
-                self._depth -= 1
+        return _Savepoint(self)
 
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
+    def _read(self) -> _Read:
         """A consistent read (one read transaction, or the surrounding write transaction)."""
-        with self._lock:
-            if self._closed:
-                raise LedgerError("ledger is closed")
-            if self._depth:
-                yield self._conn
-                return
-            self._conn.execute("BEGIN")
-            self._depth = 1
-            try:
-                yield self._conn
-            finally:
-                self._depth = 0
-                self._conn.execute("COMMIT")
+        return _Read(self)
 
     # -- loading plans --------------------------------------------------------------------------------------------
 
@@ -314,6 +401,13 @@ class LedgerBase:
             rows = c.execute("SELECT plan_id, version FROM plans WHERE plan_id" + _IN_IDS, (json.dumps(ids),))
             return {r[0]: r[1] for r in rows}
 
+    def net_positions(self, plan_ids: Iterable[str]) -> dict[str, Decimal]:
+        """Net position of each known plan among plan_ids (unknown ids are absent): one query, no orders read."""
+        with self._read() as c:
+            rows = c.execute("SELECT plan_id, net_position FROM plans WHERE plan_id" + _IN_IDS,
+                             (json.dumps(list(plan_ids)),))
+            return {r[0]: Decimal(r[1]) for r in rows}
+
     def find_order(self, client_order_id: str) -> tuple[str, Order] | None:
         """(plan_id, order) of the order with this client order id."""
         with self._read() as c:
@@ -358,7 +452,7 @@ class LedgerBase:
     # -- markets, desk, limits -----------------------------------------------------------------------------------
 
     def _markets(self, c: sqlite3.Connection) -> dict[str, MarketRules]:
-        return {r[0]: market_from_row(r) for r in c.execute("SELECT * FROM markets ORDER BY rowid")}
+        return {r[0]: market_from_row(r) for r in c.execute(f"SELECT {MARKET_COLS} FROM markets ORDER BY rowid")}
 
     def markets(self) -> dict[str, MarketRules]:
         with self._read() as c:
@@ -369,9 +463,9 @@ class LedgerBase:
             raise LedgerError("set_market: symbol must not be empty")
         with self._tx() as c:
             c.execute(
-                "INSERT INTO markets (symbol, mark_price, tick_size, step_size, min_notional) VALUES (?, ?, ?, ?, ?) "
+                f"INSERT INTO markets ({MARKET_COLS}) VALUES (?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(symbol) DO UPDATE SET mark_price = excluded.mark_price, tick_size = excluded.tick_size, "
-                "step_size = excluded.step_size, min_notional = excluded.min_notional",
+                "step_size = excluded.step_size, min_notional = excluded.min_notional, venue = excluded.venue",
                 market_params(symbol, rules),
             )
 

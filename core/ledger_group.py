@@ -9,17 +9,29 @@ its own savepoint (a write that fails is rolled back alone and its error goes to
 Durability is unchanged: ``await group.run(write)`` returns only after the commit that holds the write, so a
 write-ahead awaited this way is on disk before the request for the order leaves, exactly as with a commit of its
 own. If the commit itself fails, every task of the group gets the error (and sends nothing).
+
+Writes that need not be durable before anything else happens (a venue's answer: a crash before its commit leaves
+the order written ahead, and recovery looks it up) may pass ``urgent=False``: a group of only such writes waits a
+few more loop turns (at most MAX_HOPS turns and MAX_WAIT seconds) for the answers of the next waves of requests, so
+a flatten bounded to 16 requests in flight makes a handful of fsyncs instead of one per wave. Any urgent write (a
+write-ahead) flushes the group at the next turn, the waiting answers with it, in order.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from core.ledger_base import LedgerBase, LedgerError
 
 T = TypeVar("T")
+
+#: loop turns and seconds a group of non-urgent writes may wait for more (see the module doc)
+MAX_HOPS = 0  # off: the console reads answers on its own connection as soon as the venue's event wakes it, so an
+# answer's commit may not lag behind the event (tests/tui/test_fast_refresh.py); kept for a caller without such a reader
+MAX_WAIT = 0.02
 
 
 class CommitGroup:
@@ -29,26 +41,43 @@ class CommitGroup:
         self.ledger = ledger
         self._queue: list[tuple[Callable[[], Any], asyncio.Future[Any]]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._urgent = False  # an urgent write is queued: flush at the next turn
+        self._hops = 0
+        self._since = 0.0
         #: transactions committed and writes they held (for tests and benchmarks)
         self.commits = 0
         self.writes = 0
 
-    async def run(self, write: Callable[[], T]) -> T:
+    async def run(self, write: Callable[[], T], *, urgent: bool = True) -> T:
         """Run `write()` (synchronous ledger calls, no await) in the next group transaction; return its result
-        after that transaction has committed. Its exception is raised here (the write rolled back alone)."""
+        after that transaction has committed. Its exception is raised here (the write rolled back alone).
+        `urgent=False`: the group may wait a few loop turns for more writes (see the module doc)."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Any] = loop.create_future()
         if not self._queue or self._loop is not loop:
             if self._queue:  # pragma: no cover - a group is used from one loop; flush what another one left
                 self._flush()
             self._loop = loop
-            loop.call_soon(self._flush)
+            self._urgent, self._hops, self._since = False, 0, time.monotonic()
+            loop.call_soon(self._turn)
+        if urgent:
+            self._urgent = True
         self._queue.append((write, fut))
         result: T = await fut
         return result
 
+    def _turn(self) -> None:
+        """The scheduled flush: now, unless only non-urgent writes wait and they may wait one more turn."""
+        if (not self._urgent and self._queue and self._loop is not None and self._hops < MAX_HOPS
+                and time.monotonic() - self._since < MAX_WAIT):
+            self._hops += 1
+            self._loop.call_soon(self._turn)
+            return
+        self._flush()
+
     def _flush(self) -> None:
         ops, self._queue = self._queue, []
+        self._urgent = False
         ops = [(w, f) for w, f in ops if not f.cancelled()]  # a task cancelled before its turn writes nothing
         if not ops:
             return

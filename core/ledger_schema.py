@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from core.models import (
+    VENUE_FIELDS,
     DeskStatus,
     ExecutionGroup,
     Fill,
@@ -133,7 +134,8 @@ CREATE TABLE IF NOT EXISTS markets (
     mark_price TEXT NOT NULL,
     tick_size TEXT NOT NULL,
     step_size TEXT NOT NULL,
-    min_notional TEXT NOT NULL
+    min_notional TEXT NOT NULL,
+    venue TEXT
 );
 CREATE TABLE IF NOT EXISTS inflight (
     client_order_id TEXT PRIMARY KEY,
@@ -155,6 +157,11 @@ ORDER_COLS = (
 )
 GROUP_COLS = "group_id, plan_id, directive_id, status, order_ids"
 FILL_COLS = "fill_id, plan_id, order_id, side, price, quantity, fee, time"
+MARKET_COLS = "symbol, mark_price, tick_size, step_size, min_notional, venue"
+
+#: Columns added to a table after schema version 1: (table, column, declaration). A ledger file made before a
+#: column existed gets it on open (``ALTER TABLE ... ADD COLUMN``, NULL in the old rows, which read as before).
+ADDED_COLUMNS = (("markets", "venue", "TEXT"),)
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -317,7 +324,7 @@ def group_of(data: dict[str, Any]) -> ExecutionGroup:
 
 
 def group_params(plan_id: str, g: ExecutionGroup) -> tuple[Any, ...]:
-    return (g.group_id, plan_id, g.directive_id, g.status.value, json.dumps(g.order_ids))
+    return (g.group_id, plan_id, g.directive_id, g.status.value, json.dumps(g.order_ids) if g.order_ids else "[]")
 
 
 def group_from_row(r: sqlite3.Row | tuple[Any, ...]) -> ExecutionGroup:
@@ -359,20 +366,60 @@ def fill_from_row(r: sqlite3.Row | tuple[Any, ...]) -> Fill:
     )
 
 
+#: The venue facts of a MarketRules the ledger keeps (column ``markets.venue``, JSON): symbol status, filters,
+#: assets and the account's short-selling setting, which change rarely and are refreshed with the rules. The
+#: balances (free_/locked_ base and quote) are left out on purpose: they change with every fill and every order
+#: placed or cancelled, anywhere on the account, so a stored copy goes stale at once and the preview would give
+#: false insufficient-balance errors (or miss real ones) from it. The rules say to leave them out rather than keep
+#: them stale; whoever holds a live account view passes them to the preview directly.
+STORED_VENUE_FIELDS = frozenset(VENUE_FIELDS) - {"free_base", "locked_base", "free_quote", "locked_quote"}
+_VENUE_INCLUDE = set(STORED_VENUE_FIELDS)
+#: venue JSON text -> its validated field values (a handful of distinct texts; read on every markets() call)
+_venue_cache: dict[str, dict[str, Any]] = {}
+
+
+def venue_text(m: MarketRules) -> str | None:
+    """The stored venue facts of the rules as JSON, or None when there are none (the row then reads as the four
+    contract columns alone)."""
+    if not any(m.__dict__.get(name) is not None for name in STORED_VENUE_FIELDS):
+        return None
+    data = m.model_dump(mode="json", include=_VENUE_INCLUDE, exclude_none=True)
+    return json.dumps(data, sort_keys=True, separators=(",", ":")) if data else None
+
+
+def venue_fields(text: str) -> dict[str, Any]:
+    """The validated venue field values stored as ``text`` (cached: validated once per distinct text)."""
+    hit = _venue_cache.get(text)
+    if hit is None:
+        try:
+            raw = json.loads(text)
+            if not isinstance(raw, dict) or not set(raw) <= STORED_VENUE_FIELDS:
+                raise ValueError(f"unexpected venue facts {sorted(raw) if isinstance(raw, dict) else raw!r}")
+            probe = MarketRules.model_validate({"mark_price": 1, "tick_size": 1, "step_size": 1, **raw})
+        except ValueError as exc:  # json.JSONDecodeError and pydantic's ValidationError are ValueErrors
+            raise LedgerError(f"ledger markets row has unreadable venue facts {text!r}: {exc}") from None
+        hit = {name: getattr(probe, name) for name in raw}
+        if len(_venue_cache) < 1024:
+            _venue_cache[text] = hit
+    return hit
+
+
 def market_params(symbol: str, m: MarketRules) -> tuple[Any, ...]:
-    return (symbol, enc(m.mark_price), enc(m.tick_size), enc(m.step_size), enc(m.min_notional))
+    """Row in MARKET_COLS order."""
+    return (symbol, enc(m.mark_price), enc(m.tick_size), enc(m.step_size), enc(m.min_notional), venue_text(m))
 
 
 def market_from_row(r: sqlite3.Row | tuple[Any, ...]) -> MarketRules:
-    return trusted(
-        MarketRules,
-        {
-            "mark_price": Decimal(r[1]),
-            "tick_size": Decimal(r[2]),
-            "step_size": Decimal(r[3]),
-            "min_notional": Decimal(r[4]),
-        },
-    )
+    """Row in MARKET_COLS order (a row of the four contract columns alone, without ``venue``, reads too)."""
+    data: dict[str, Any] = {
+        "mark_price": Decimal(r[1]),
+        "tick_size": Decimal(r[2]),
+        "step_size": Decimal(r[3]),
+        "min_notional": Decimal(r[4]),
+    }
+    if len(r) > 5 and r[5] is not None:
+        data.update(venue_fields(r[5]))
+    return trusted(MarketRules, data)
 
 
 def limits_to_text(limits: RiskLimits) -> str:
