@@ -160,9 +160,12 @@ class PacedGate:
                 start = self._request.reserve(now)
                 if order:
                     start = max(start, self._order.reserve(now))
+                pauses = self.pauses
                 if start > now:
                     self.waited += start - now
                     await self._sleep(start - now)
+                if self.pauses != pauses and start < self.gate_until:
+                    continue  # a 429 came back while this sender slept: its slot is void, book again after the pause
                 if self._clock() >= self.gate_until:
                     return
             raise RuntimeError("paced gate: no slot after 10,000 waits")

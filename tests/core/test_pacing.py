@@ -163,8 +163,6 @@ def test_the_binance_connector_states_its_limits() -> None:
     assert lim is not None and lim.windowed and lim.orders is not None and lim.orders_window > 0
 
 
-@pytest.mark.xfail(strict=True, reason="core/pacing.py PacedGate._enter: a slot booked before a 429 but slept past "
-                                       "the whole pause is used without re-booking (fix described in the w3 report)")
 async def test_a_sender_that_slept_through_a_whole_pause_books_again_after_it() -> None:
     """The race behind the loaded-machine failures of the flatten test above, made deterministic. Limit: a burst of 2,
     then 1/18 s apart. Two orders take the burst at t=100; a third books t=100+1/18 and sleeps; the first comes back
