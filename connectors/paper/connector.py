@@ -215,7 +215,7 @@ class PaperConnector:
             return ConnectorHealth(ok=False, detail="closed", last_data_ts=self.engine.last_mark_ts)
         if self.faults.outage:
             return ConnectorHealth(ok=False, detail="venue unavailable", last_data_ts=self.engine.last_mark_ts)
-        extra = {"open_orders": str(len(self.engine.open_orders())), "ticking": str(self._ticker is not None)}
+        extra = {"open_orders": str(self.engine.open_count()), "ticking": str(self._ticker is not None)}
         return ConnectorHealth(ok=True, detail="ok", last_data_ts=self.engine.last_mark_ts, extra=extra)
 
     def events(self) -> AsyncIterator[ConnectorEvent]:

@@ -120,6 +120,11 @@ class PaperEngine:
         with self._lock:
             return [o.view() for o in self._open.values() if symbol is None or o.symbol == symbol]
 
+    def open_count(self) -> int:
+        """How many orders rest (without building their views: the health line asks every second)."""
+        with self._lock:
+            return len(self._open)
+
     def all_orders(self, symbol: str | None = None) -> list[VenueOrder]:
         """Every accepted order, open or final, in submission order."""
         with self._lock:
