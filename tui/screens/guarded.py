@@ -13,34 +13,23 @@ from rich.text import Text
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from tui.screens.preview import CONFIRM_GUARD
+from tui.screens.read_guard import CONFIRM_GUARD, ReadGuard
 
 T = TypeVar("T")
 
 
-class GuardedModal(ModalScreen[T], Generic[T]):
+class GuardedModal(ReadGuard, ModalScreen[T], Generic[T]):
     """Subclasses compose a `Static(id="guard-hint")` and call `guard_ok(key)` before acting on a deciding key."""
 
     def __init__(self, *, guard: float = CONFIRM_GUARD, guard_clock: Callable[[], float] = time.monotonic,
                  classes: str = "action-input") -> None:
         super().__init__(classes=classes)
-        self.guard = guard
-        self.guard_clock = guard_clock
-        self.painted_at: float | None = None
-        self.ignored_confirms = 0  # deciding keys that came too early (tests read it)
+        self._start_guard(guard, guard_clock)
         self.answered = False
 
     def on_mount(self) -> None:
         self.query_one("#guard-hint", Static).display = False
         self.call_after_refresh(self._painted)
-
-    def _painted(self) -> None:
-        if self.painted_at is None:
-            self.painted_at = self.guard_clock()
-
-    @property
-    def confirm_ready(self) -> bool:
-        return self.painted_at is not None and self.guard_clock() - self.painted_at >= self.guard
 
     def guard_ok(self, key: str) -> bool:
         """True when a deciding key pressed now counts; otherwise count it, say so, and ring."""

@@ -35,6 +35,7 @@ from tui.screens.preview_parts import (
     send_order,
     summarize,
 )
+from tui.screens.read_guard import CONFIRM_GUARD, ReadGuard
 from tui.widgets.desk_input import panic_binding
 from tui.widgets.fmt import num
 from tui.widgets.virtual_table import VirtualTable
@@ -49,11 +50,7 @@ class PreviewState(StrEnum):
     REFUSED = "refused"  # the handler refused (stale preview, already sent): nothing was sent
 
 
-#: DESIGN §3b: a confirm key counts only once the preview has been on screen this long (seconds)
-CONFIRM_GUARD = 0.25
-
-
-class PreviewScreen(ModalScreen[None]):
+class PreviewScreen(ReadGuard, ModalScreen[None]):
     BINDINGS = [
         Binding("y", "send", "Send", id="preview.send"),
         Binding("enter", "send", "Send", id="preview.send_enter", priority=True, show=False),
@@ -78,10 +75,7 @@ class PreviewScreen(ModalScreen[None]):
                  plans: list[PlanRow] | None = None, header: Widget | None = None, guard: float = CONFIRM_GUARD,
                  guard_clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(classes="preview")
-        self.guard = guard
-        self.guard_clock = guard_clock
-        self.painted_at: float | None = None  # guard_clock() at the first refresh after mount (DESIGN §3b)
-        self.ignored_confirms = 0  # confirm keys that came too early (tests read it)
+        self._start_guard(guard, guard_clock)
         self._guard_hint = False
         self._dismissed = False  # dismissed once: a second enter / esc of the same burst must not dismiss again
         self.header = header  # the desk's header line, kept live by the app above an opaque screen
@@ -139,14 +133,6 @@ class PreviewScreen(ModalScreen[None]):
         self._fit()
         self.call_after_refresh(self._painted)
 
-    def _painted(self) -> None:
-        if self.painted_at is None:
-            self.painted_at = self.guard_clock()
-
-    @property
-    def confirm_ready(self) -> bool:
-        """A confirm key pressed now would count: the preview is painted and the guard time has passed."""
-        return self.painted_at is not None and self.guard_clock() - self.painted_at >= self.guard
 
     def on_unmount(self) -> None:
         """Let go of the batch: a closed screen can linger until the GC's next full pass, and a flatten preview
