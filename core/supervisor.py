@@ -27,7 +27,8 @@ from core.batch import CancelOrder, ModifyOrder
 from core.connector import ConnectorEvent, OrderUpdated
 from core.decimals import dec_str, round_down_to
 from core.handler import ExecutionHandler
-from core.models import Order, OrderRole, OrderStatus, TradePlan
+from core.ledger import LedgerError
+from core.models import ExecutionGroup, GroupStatus, Order, OrderRole, OrderStatus, TradePlan
 from core.outcomes import CommandOutcome
 from core.protective import unprotected_reason
 from core.reconcile import apply_venue_order
@@ -228,11 +229,21 @@ class ProtectionSupervisor:
         m = ModifyOrder(seq=1, plan_id=plan.plan_id, symbol=plan.symbol, order_id=o.order_id, quantity=qty)
         oc = CommandOutcome(seq=1, action="MODIFY_ORDER", plan_id=plan.plan_id, symbol=plan.symbol,
                             order_id=o.order_id, client_order_id=o.client_order_id)
-        await self.handler.ops.modify(did, m, oc, lambda _oc: None, o.group_id or f"SUP_{plan.plan_id}")
+        await self.handler.ops.modify(did, m, oc, lambda _oc: None, o.group_id or self._own_group(plan))
         if oc.status.is_bad:
             self.on_alert("error", f"{plan.plan_id}: {o.role} {o.order_id} not resized to {dec_str(qty)}: "
                                    f"{oc.status} {oc.detail}")
         return not oc.status.is_bad
+
+    def _own_group(self, plan: TradePlan) -> str:
+        """The group a replacement goes in when the order it replaces has none (a plan from `ledger import`: the
+        snapshot format allows orders outside any ExecutionGroup): SUP_<plan id>, made once."""
+        gid = f"SUP_{plan.plan_id}"
+        if not any(g.group_id == gid for g in plan.groups):
+            group = ExecutionGroup(group_id=gid, directive_id=gid, status=GroupStatus.ACTIVE)
+            with contextlib.suppress(LedgerError):  # made meanwhile (another repair of this plan): use it
+                self.ledger.add_group(plan.plan_id, group)
+        return gid
 
     async def _cancel(self, plan: TradePlan, o: Order) -> bool:
         self.actions += 1

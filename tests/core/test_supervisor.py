@@ -92,3 +92,39 @@ async def test_a_stop_the_venue_cancels_is_journaled_alerted_and_the_plan_is_unp
     assert sup.unprotected()["TPL_1"].startswith("no stop")
     await until(lambda: any(lv == "error" and "STOP_LOSS" in t for lv, t in alerts), "the alert")
     assert any(e.kind == "protection_gone" for e in d.journal.entries())
+
+
+async def test_a_stop_imported_without_a_group_still_grows_with_an_entry_fill(
+        desk: tuple[Desk, ProtectionSupervisor, list[tuple[str, str]]]) -> None:
+    """A plan from `ledger import` whose orders belong to no ExecutionGroup (the snapshot format allows it): the
+    supervisor's cancel-replace of its stop used to fail with "write_ahead: unknown group SUP_TPL_9" on every
+    entry fill, leaving the plan UNPROTECTED."""
+    from core.connector import OrderRequest
+    from core.models import LedgerState, Order, OrderStatus, OrderType, TimeInForce, TradePlan
+
+    d, sup, alerts = desk
+    eng = d.engine
+    eng.submit(OrderRequest(SOL, Side.BUY, OrderType.MARKET, D(10), "imp-open"), 0.0)
+    mark = eng.markets[SOL].mark_price
+    stop_px, entry_px = (mark * D("0.9")).quantize(D("0.01")), (mark * D("0.99")).quantize(D("0.01"))
+    eng.submit(OrderRequest(SOL, Side.SELL, OrderType.STOP_MARKET, D(10), "imp-stop", stop_price=stop_px,
+                            reduce_only=True), 0.0)
+    eng.submit(OrderRequest(SOL, Side.BUY, OrderType.LIMIT, D(2), "imp-entry", price=entry_px,
+                            time_in_force=TimeInForce.GTC), 0.0)
+    orders = [
+        Order(order_id="ORD_IMP_S", client_order_id="imp-stop", role=OrderRole.STOP_LOSS, side=Side.SELL,
+              type=OrderType.STOP_MARKET, quantity=D(10), stop_price=stop_px, reduce_only=True,
+              status=OrderStatus.OPEN),
+        Order(order_id="ORD_IMP_E", client_order_id="imp-entry", role=OrderRole.ENTRY, side=Side.BUY,
+              type=OrderType.LIMIT, quantity=D(2), price=entry_px, time_in_force=TimeInForce.GTC,
+              status=OrderStatus.OPEN),
+    ]
+    plan = TradePlan(plan_id="TPL_9", symbol=SOL, direction=Side.BUY, net_position=D(10), avg_entry_price=mark,
+                     orders=orders)
+    d.ledger.import_snapshot(LedgerState(markets=d.ledger.markets(), plans=[plan]))
+    assert all(o.group_id is None for o in d.plan("TPL_9").orders)
+    d.set_mark(SOL, str(entry_px - D("0.01")))  # the resting entry fills: the position is 12
+    await until(lambda: d.plan("TPL_9").net_position == 12 and stop_qty(d, "TPL_9") == 12, "the stop to grow")
+    assert not [t for lv, t in alerts if lv == "error"], alerts
+    assert sup.unprotected() == {}
+    assert_consistent(d)
