@@ -154,8 +154,7 @@ class LiveView:
         rt = self._rt()
         busy = rt.handler.busy
         sup = rt.supervisor
-        # (core's supervisor has no public "acting on" yet; _acting is the set its settle() keeps)
-        held = set(sup.pending) | set(getattr(sup, "_acting", ())) if sup is not None else set()
+        held = sup.working_on() if sup is not None else set()
         return {p for p in plan_ids if busy.get(p, 0) <= 0 and p not in held}
 
     def _fast_refresh(self) -> None:
@@ -169,7 +168,10 @@ class LiveView:
             if not ids:
                 return
             self._stale -= ids
-            if self._store(self._rt().ledger.state(sorted(ids)).plans):
+            changed = self._store(self._rt().ledger.state(sorted(ids)).plans)
+            with self._lock:  # the flusher may have stored one of them already, without telling the UI
+                changed = changed or any(pid in self._dirty for pid in ids)
+            if changed:
                 self._notify_ui()
         except Exception as exc:
             self._event("error", f"refresh failed: {exc}")

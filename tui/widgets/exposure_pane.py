@@ -97,7 +97,10 @@ class ExposurePane(Vertical):
     class Resized(Message):
         pass
 
+    _shape: tuple[object, ...] | None = None
+
     def on_resize(self, event: events.Resize) -> None:
+        self._shape = None
         self.post_message(self.Resized())
 
     def compose(self) -> ComposeResult:
@@ -113,9 +116,15 @@ class ExposurePane(Vertical):
                 parts.append(Text(f"… {len(symbols) - MAX_SYMBOLS} more symbols (E)", style="dim"))
         else:
             parts.append(Text("no open positions", style="dim"))
-        parts.extend(totals_lines(totals, realised))
+        lines = totals_lines(totals, realised)
+        parts.extend(lines)
         self._shown = Group(*parts)
-        self.query_one("#exposure-body", Static).update(self._shown)
+        # a new layout (the whole screen's) only when the body's height may have changed: the same rows and
+        # lines of the same lengths at the same width wrap the same (a mark tick changes the digits, not the shape)
+        shape = (self.size.width, min(len(symbols), MAX_SYMBOLS), len(symbols) > MAX_SYMBOLS,
+                 tuple(len(t.plain) for t in lines))
+        self.query_one("#exposure-body", Static).update(self._shown, layout=shape != self._shape)
+        self._shape = shape
 
     def plain_text(self, width: int = 100) -> str:
         """What the body shows, as plain text (tests read it)."""

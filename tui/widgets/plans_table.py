@@ -1,7 +1,8 @@
 """The plans table: a DataTable keyed by plan id. Rows are updated in place: only the rows on screen are recomputed,
-and only their cells whose text changed are written (update_cell). Rows are never cleared and re-added on updates;
+and only their cells whose text changed are written (set_cell). Rows are never cleared and re-added on updates;
 rows scrolled out of view are brought up to date when they scroll back in. Marks come separately from the plan rows
-(a mark moves every row of its symbol), so the totals are kept per symbol and cost nothing per row.
+(a mark moves every row of its symbol), so the totals are kept per symbol and cost nothing per row. A changed
+row paints its own line only (tui.widgets.fast_table).
 
 Finding and choosing plans: `space` marks the cursor's plan (a ■ before its id; the plan column's header counts
 them), `*` marks every plan the filter shows, `u` clears the marks; `>` cycles the sort column (uPnL, size,
@@ -192,7 +193,7 @@ class PlansTable(SortAndMarks, FastDataTable):
                 continue
             for i, (new_cell, old_cell) in enumerate(zip(cells, old or (), strict=False)):
                 if new_cell != old_cell:
-                    self.update_cell(key, self._keys[i], render_cell(new_cell, self._right[i]))
+                    self.set_cell(key, self._keys[i], render_cell(new_cell, self._right[i]))
                     self.cell_writes += 1
             self._shown[key] = cells
 
@@ -294,12 +295,18 @@ class PlansTable(SortAndMarks, FastDataTable):
     _alerted: frozenset[str] = frozenset()
 
     def set_alerted(self, subjects: set[str]) -> None:
-        """Mark the rows of these plan ids and symbols (an empty set clears every mark)."""
+        """Mark the rows of these plan ids and symbols (an empty set clears every mark); only the rows whose mark
+        changed are painted again."""
         if subjects == self._alerted:
             return
-        self._alerted = frozenset(subjects)
-        self._update_count += 1  # DataTable's line caches are keyed by it
-        self.refresh()
+        old, new = self._alerted, frozenset(subjects)
+        self._alerted = new
+        flipped = old ^ new
+        for pid in self._shown:
+            if pid in flipped or self._all[pid].symbol in flipped:
+                was = pid in old or self._all[pid].symbol in old
+                if was != (pid in new or self._all[pid].symbol in new):
+                    self.touch_row(pid)
 
     def _get_row_style(self, row_index: int, base_style: Style) -> Style:
         style = super()._get_row_style(row_index, base_style)
