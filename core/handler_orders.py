@@ -130,16 +130,20 @@ class OrderOps:
     async def place(self, plan_id: str, order: Order, req: OrderRequest, oc: CommandOutcome, emit: Emit) -> None:
         await self._send_new(plan_id, order.order_id, req, oc, emit, ahead=order)
 
-    async def _write_ahead(self, plan_id: str, order: Order, oc: CommandOutcome, emit: Emit) -> bool:
+    async def _write_ahead(self, plan_id: str, order: Order, oc: CommandOutcome, emit: Emit, *,
+                           names: bool = True) -> bool:
         """Write the order ahead (PENDING, with its client order id, owner and proof-of-absence time) in the next
-        group commit; True once that commit is on disk. A refusal fails the command: nothing is sent."""
+        group commit; True once that commit is on disk. A refusal fails the command: nothing is sent.
+        `names`: the outcome takes the new order's id (not for a cancel-replace: its outcome names the order the
+        command modifies)."""
         window = absence_window(self.venue)
         try:
             await self.commits.run(lambda: self.ledger.write_ahead(plan_id, order, absence_window=window))
         except LedgerError as exc:
             _set(oc, emit, OutcomeStatus.FAILED, f"not sent: {exc}")
             return False
-        oc.order_id = order.order_id
+        if names:
+            oc.order_id = order.order_id
         emit(oc)
         return True
 
@@ -202,11 +206,15 @@ class OrderOps:
         _set(oc, emit, OutcomeStatus.FAILED, f"{done}not placed after {self.attempts} attempts: {last}")
 
     async def _settle(self, plan_id: str, order_id: str, vo: VenueOrder,
-                      finish: Callable[[], None] | None = None, *, group: bool = True) -> Order | None:
+                      finish: Callable[[], None] | None = None, *, group: bool = True,
+                      first: Callable[[], None] | None = None) -> Order | None:
         """Apply the venue's answer; for MARKET/IOC orders wait (bounded) for the final state. Returns the order.
         `finish`: the caller's last writes, run in the same transaction as the answer when there is nothing to
-        wait for (one commit instead of two); not run otherwise."""
+        wait for (one commit instead of two); not run otherwise. `first`: the caller's writes that go before the
+        answer, in the same transaction (a cancel-replace's old order)."""
         def write() -> Order | None:  # in the next group commit, with the answers that came back with this one
+            if first is not None:
+                first()
             found = self.ledger.get_order(order_id)
             if found is None:
                 return None
@@ -323,12 +331,12 @@ class OrderOps:
         if not old.is_open:
             _set(oc, emit, OutcomeStatus.SKIPPED, f"order is {old.status}; nothing to modify")
             return
-        plan = self.ledger.get_plan(plan_id)
+        net = self.ledger.net_positions([plan_id]).get(plan_id)  # the position only: no need to load the orders
         rules = self.ledger.markets().get(m.symbol)
         qty = m.quantity if m.quantity is not None else old.remaining
         capped = ""
-        if old.role.is_protective and plan is not None and rules is not None:
-            cap = round_down_to(abs(plan.net_position), rules.step_size)  # never above the position
+        if old.role.is_protective and net is not None and rules is not None:
+            cap = round_down_to(abs(net), rules.step_size)  # never above the position
             if qty > cap:
                 qty, capped = cap, f"quantity capped at the position {dec_str(cap)}; "
         if qty <= 0:
@@ -350,12 +358,10 @@ class OrderOps:
         req = OrderRequest(symbol=m.symbol, side=new.side, order_type=new.type, quantity=qty, client_order_id=new_coid,
                            price=new.price, stop_price=new.stop_price, time_in_force=new.time_in_force,
                            reduce_only=new.reduce_only)
-        try:
-            self.ledger.write_ahead(plan_id, new, absence_window=absence_window(self.venue))
-        except LedgerError as exc:
-            _set(oc, emit, OutcomeStatus.FAILED, f"not sent: {exc}")
+        # on disk before the request leaves, in the group commit of this loop turn (the resizes of many plans
+        # reach it together: one commit for all their write-aheads)
+        if not await self._write_ahead(plan_id, new, oc, emit, names=False):
             return
-        emit(oc)
         last = ""
         self.in_flight.add(new_coid)
         try:
@@ -376,8 +382,11 @@ class OrderOps:
                     self.in_flight.add(new_coid)
                     await self.backoff(i, exc)
                     continue
-                await self._old_replaced(plan_id, old, new.order_id, m.symbol)
-                await self._settle(plan_id, new.order_id, vo, group=False)
+                vo_old = await self._old_final(old, m.symbol)
+                # the old order's final state and the answer for the new one: one transaction, in the group
+                # commit of the answers that came back with it
+                await self._settle(plan_id, new.order_id, vo, first=partial(self._old_replaced, plan_id, old, vo_old,
+                                                                            new.order_id))
                 _set(oc, emit, OutcomeStatus.ACKNOWLEDGED, f"{capped}replaced by {new.order_id}")
                 return
         finally:
@@ -385,12 +394,18 @@ class OrderOps:
         set_status(self.ledger, new.order_id, OrderStatus.REJECTED, f"not sent: {last}")
         _set(oc, emit, OutcomeStatus.FAILED, f"gave up after {self.attempts} attempts: {last}")
 
-    async def _old_replaced(self, plan_id: str, old: Order, new_order_id: str, symbol: str) -> None:
-        """The old order of a cancel-replace is gone: record its final state, fills it got before the cancel
-        included (a partly filled take profit), then CANCELLED."""
+    async def _old_final(self, old: Order, symbol: str) -> VenueOrder | None:
+        """The old order of a cancel-replace as the venue has it now: the answer to the replace describes only the
+        new order, and the old one may have filled in part before the cancel (a take profit). None when the venue
+        did not answer or no longer has it."""
         answered, vo_old = await lookup(self.venue, symbol, old.client_order_id or old.order_id, attempts=2,
-                                      delay=self.delay)
-        if answered and vo_old is not None:
+                                        delay=self.delay)
+        return vo_old if answered else None
+
+    def _old_replaced(self, plan_id: str, old: Order, vo_old: VenueOrder | None, new_order_id: str) -> None:
+        """The old order of a cancel-replace is gone: record its final state, fills it got before the cancel
+        included, then CANCELLED (no await: inside the transaction of the new order's answer)."""
+        if vo_old is not None:
             apply_venue_order(self.ledger, plan_id, old, vo_old, close=False)
         set_status(self.ledger, old.order_id, OrderStatus.CANCELLED, f"replaced by {new_order_id}")
 

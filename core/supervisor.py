@@ -22,6 +22,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from decimal import Decimal
+from functools import partial
 
 from core.batch import CancelOrder, ModifyOrder
 from core.connector import ConnectorEvent, OrderUpdated
@@ -196,29 +197,31 @@ class ProtectionSupervisor:
                 self.ledger.close_if_flat(plan_id)
                 what = "every other open order" if everything else "orphaned protective orders"
                 ok = sum(done)
-                self._journal(plan_id, "protection", f"{plan_id} flat after {why}: cancelled {ok}/{len(orders)} "
-                                                      f"{what}", {"why": why})
+                await self._note(plan_id, "protection", f"{plan_id} flat after {why}: cancelled {ok}/{len(orders)} "
+                                                        f"{what}", {"why": why})
                 self.on_alert("ok" if ok == len(orders) else "error",
                               f"{plan_id} is flat: cancelled {ok}/{len(orders)} {what}")
             return
         self._flat_by_protective.discard(plan_id)
         had_stop = why == "protective order gone" or any(o.role is OrderRole.STOP_LOSS for o in plan.open_orders)
         want = round_down_to(abs(plan.net_position), step) if step else abs(plan.net_position)
-        for role in (OrderRole.STOP_LOSS, OrderRole.TAKE_PROFIT):
-            await self._follow(plan, role, want, why)
-        after = self.ledger.get_plan(plan_id)
+        followed = [(role, have) for role in (OrderRole.STOP_LOSS, OrderRole.TAKE_PROFIT)
+                    if (have := await self._follow(plan, role, want)) is not None]
+        after = self.ledger.get_plan(plan_id) if followed else plan  # one re-read for both roles (none: no await since)
+        for role, have in followed:
+            await self._followed(plan, after, role, have, want, why)
         reason = None if after is None else unprotected_reason(after, step or None)
         if reason is not None and had_stop:  # a plan that never had a stop is shown UNPROTECTED on its row only
-            self._journal(plan_id, "unprotected", f"{plan_id} UNPROTECTED: {reason}", {"why": why})
+            await self._note(plan_id, "unprotected", f"{plan_id} UNPROTECTED: {reason}", {"why": why})
             self.on_alert("error", f"{plan_id} UNPROTECTED: {reason}")
 
-    async def _follow(self, plan: TradePlan, role: OrderRole, want: Decimal, why: str) -> None:
-        """Make the remaining quantity of the plan's open `role` orders equal `want`."""
+    async def _follow(self, plan: TradePlan, role: OrderRole, want: Decimal) -> Decimal | None:
+        """Make the remaining quantity of the plan's open `role` orders equal `want`. Returns what they had before,
+        None when there was nothing to do."""
         orders = [o for o in plan.open_orders if o.role is role]
         have = sum((o.remaining for o in orders), Decimal(0))
         if not orders or have == want:
-            return
-        before = dec_str(have)
+            return None
         if have < want:
             last = orders[-1]
             await self._modify(plan, last, last.remaining + (want - have))
@@ -233,11 +236,17 @@ class ProtectionSupervisor:
                 else:
                     await self._modify(plan, o, o.remaining - excess)
                     excess = Decimal(0)
-        fresh = self.ledger.get_plan(plan.plan_id)
+        return have
+
+    async def _followed(self, plan: TradePlan, fresh: TradePlan | None, role: OrderRole, have: Decimal,
+                        want: Decimal, why: str) -> None:
+        """Journal and alert what `_follow` made of the plan's `role` orders, from `fresh` (the plan read once
+        after both roles were followed)."""
+        before = dec_str(have)
         now = sum((o.remaining for o in fresh.open_orders if o.role is role), Decimal(0)) if fresh else have
         text = f"{plan.plan_id}: {role} {before} -> {dec_str(now)} after {why} (position {dec_str(plan.net_position)})"
-        self._journal(plan.plan_id, "protection", text, {"role": str(role), "why": why, "from": before,
-                                                         "to": dec_str(now)})
+        await self._note(plan.plan_id, "protection", text, {"role": str(role), "why": why, "from": before,
+                                                            "to": dec_str(now)})
         self.on_alert("info" if now == want else "error", text)
 
     async def _modify(self, plan: TradePlan, o: Order, qty: Decimal) -> bool:
@@ -273,8 +282,18 @@ class ProtectionSupervisor:
 
     def _journal(self, plan_id: str, kind: str, summary: str, extra: dict[str, object]) -> None:
         if self.handler.journal is not None:
-            self.handler.journal.append(kind, directive_id=None,
+            self.handler.journal.record(kind, directive_id=None,
                                         payload={"plan_id": plan_id, **extra, "summary": summary})
+
+    async def _note(self, plan_id: str, kind: str, summary: str, extra: dict[str, object]) -> None:
+        """`_journal` from a plan's task: when the journal writes through the ledger's connection, its entry goes in
+        the group commit of this loop turn (with the other plans' answers and entries) instead of a commit of its
+        own; returns once it is on disk either way."""
+        journal = self.handler.journal
+        if journal is not None and journal.shares(self.ledger):
+            await self.handler.ops.commits.run(partial(self._journal, plan_id, kind, summary, extra), urgent=False)
+        else:
+            self._journal(plan_id, kind, summary, extra)
 
 
 __all__ = ["ProtectionSupervisor"]
