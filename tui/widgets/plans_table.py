@@ -301,12 +301,10 @@ class PlansTable(SortAndMarks, FastDataTable):
             return
         old, new = self._alerted, frozenset(subjects)
         self._alerted = new
-        flipped = old ^ new
         for pid in self._shown:
-            if pid in flipped or self._all[pid].symbol in flipped:
-                was = pid in old or self._all[pid].symbol in old
-                if was != (pid in new or self._all[pid].symbol in new):
-                    self.touch_row(pid)
+            symbol = self._all[pid].symbol
+            if (pid in old or symbol in old) != (pid in new or symbol in new):
+                self.touch_row(pid)
 
     def _get_row_style(self, row_index: int, base_style: Style) -> Style:
         style = super()._get_row_style(row_index, base_style)
