@@ -103,10 +103,13 @@ class ExecutionBatch(BaseModel):
     def to_json(self, *, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent)
 
+    def canonical_json(self) -> str:
+        """The batch contract as canonical JSON text (sorted keys, no spaces): what digest() hashes."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
     def digest(self) -> str:
         """A stable hash of the batch contract (what the journal records as the preview hash)."""
-        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()
 
     def count(self, action: CommandAction) -> int:
         return sum(1 for c in self.commands if c.action == action)

@@ -6,6 +6,7 @@ abort every UPDATE and DELETE on the table. Payloads are JSON objects; Decimals 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Callable
@@ -22,7 +23,8 @@ from core.decimals import dec_str
 from core.directives import StrategyDirective
 from core.ledger_base import LedgerBase, LedgerError
 
-__all__ = ["Journal", "JournalEntry", "JournalError", "current_operator", "journal_preview"]
+__all__ = ["Journal", "JournalEntry", "JournalError", "current_operator", "journal_preview", "preview_payload",
+           "record_preview"]
 
 JOURNAL_SCHEMA = (
     "CREATE TABLE IF NOT EXISTS journal ("
@@ -154,9 +156,18 @@ class Journal:
     def _insert(
         self, kind: str, directive_id: str | None, payload: dict[str, Any], operator: str | None
     ) -> tuple[int, str, str, str]:
+        return self._write(kind, directive_id, to_json(payload), operator)
+
+    def record_json(self, kind: str, *, directive_id: str | None, text: str, operator: str | None = None) -> int:
+        """``record`` for a payload its writer already has as JSON text (a JSON object): a flatten's preview entry
+        embeds the canonical text its digest was computed from instead of serialising the batch a second time."""
+        if not text.startswith("{"):
+            raise JournalError("journal payload must be a JSON object")
+        return self._write(kind, directive_id, text, operator)[0]
+
+    def _write(self, kind: str, directive_id: str | None, text: str, operator: str | None) -> tuple[int, str, str, str]:
         if not kind or not kind.strip():
             raise JournalError("journal kind must not be empty")
-        text = to_json(payload)
         who = operator if operator else current_operator()
         when = _utc_iso(self._clock())
         with self._db._tx() as c:
@@ -202,18 +213,28 @@ class Journal:
         ]
 
 
+def preview_payload(directive: StrategyDirective, batch: ExecutionBatch) -> str:
+    """The preview entry's payload as JSON text: the directive, the exact batch, its digest and the plan versions it
+    was computed from. The batch is serialised once: its canonical text (ExecutionBatch.canonical_json) is both what
+    the digest hashes and what the entry holds (for 22,000 commands that is half the work of serialising twice)."""
+    canonical = batch.canonical_json()
+    digest = hashlib.sha256(canonical.encode()).hexdigest()
+    return (f'{{"directive":{to_json(directive.model_dump(mode="json"))},"batch":{canonical},'
+            f'"digest":"{digest}","plan_versions":{to_json(dict(batch.plan_versions))}}}')
+
+
 def journal_preview(
     journal: Journal, directive: StrategyDirective, batch: ExecutionBatch, *, operator: str | None = None
 ) -> JournalEntry:
-    """Record a preview: the directive, the exact batch, its digest and the plan versions it was computed from."""
-    return journal.append(
-        "preview",
-        directive_id=batch.directive_id or directive.directive_id,
-        payload={
-            "directive": directive.model_dump(mode="json"),
-            "batch": batch.to_dict(),
-            "digest": batch.digest(),
-            "plan_versions": dict(batch.plan_versions),
-        },
-        operator=operator,
-    )
+    """Record a preview (preview_payload) and return the entry as stored."""
+    did = batch.directive_id or directive.directive_id
+    seq, when, who, text = journal._write("preview", did, preview_payload(directive, batch), operator)
+    return JournalEntry(seq=seq, time=when, kind="preview", directive_id=did, operator=who, payload=json.loads(text))
+
+
+def record_preview(
+    journal: Journal, directive: StrategyDirective, batch: ExecutionBatch, *, operator: str | None = None
+) -> int:
+    """Record a preview (preview_payload); returns its seq without reading the payload back from its JSON."""
+    return journal.record_json("preview", directive_id=batch.directive_id or directive.directive_id,
+                               text=preview_payload(directive, batch), operator=operator)

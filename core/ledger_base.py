@@ -401,6 +401,11 @@ class LedgerBase:
             rows = c.execute("SELECT plan_id, version FROM plans WHERE plan_id" + _IN_IDS, (json.dumps(ids),))
             return {r[0]: r[1] for r in rows}
 
+    def all_plan_versions(self) -> dict[str, int]:
+        """Every plan's current version, in ledger order (plan_ids() and plan_versions() in one query)."""
+        with self._read() as c:
+            return {r[0]: r[1] for r in c.execute("SELECT plan_id, version FROM plans ORDER BY rowid")}
+
     def net_positions(self, plan_ids: Iterable[str]) -> dict[str, Decimal]:
         """Net position of each known plan among plan_ids (unknown ids are absent): one query, no orders read."""
         with self._read() as c:

@@ -28,7 +28,7 @@ from core.batch import ExecutionBatch
 from core.connector import IExecutionConnector
 from core.directives import Scope, StrategyDirective
 from core.handler import ExecutionHandler
-from core.journal import journal_preview
+from core.journal import record_preview
 from core.ledger import Ledger
 from core.ledger_schema import gc_paused
 from core.models import DeskStatus, LedgerState, TradePlan
@@ -65,10 +65,12 @@ class DeskBridge(LiveView):
     often marks are written to the ledger; `health_interval` how often the connector's health is asked and the
     ledger checked for changes made by another process."""
 
-    #: seconds between a preview and its journal entry: writing a flatten of 2,000 plans (22,000 commands, ~4 MB
-    #: of JSON, ~120 ms of CPU on the bridge loop) must not compete with the console painting that preview. It is
-    #: always written before anything is sent after it (see _flush_journal).
-    journal_delay: float = 0.25
+    #: seconds between a preview and its journal entry at the latest: writing a flatten of 2,000 plans (22,000
+    #: commands, ~4 MB of JSON, ~70 ms of CPU on the bridge loop) must not compete with the console painting that
+    #: preview, so the console asks for it once the preview is painted (journal_pending: the operator is reading,
+    #: and the confirmation guard holds a send back anyway). It is always written before anything is sent after it
+    #: (see _flush_journal).
+    journal_delay: float = 1.0
 
     def __init__(
         self,
@@ -96,6 +98,10 @@ class DeskBridge(LiveView):
         self._persist_interval = mark_persist_interval
         self._reader: Ledger | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="desk-preview")
+        #: the periodic and on-demand reads (realised P&L, a plan's detail, the foreign orders' ids) have a lane and
+        #: a read-only connection of their own: a preview (F) never waits behind one of them
+        self._side_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="desk-reads")
+        self._side_reader: Ledger | None = None
         self._health_interval = health_interval
         self.runtime: Runtime | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -213,8 +219,11 @@ class DeskBridge(LiveView):
                 await task
         self._tasks.clear()
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._side_pool.shutdown(wait=True, cancel_futures=True)
         if self._reader is not None:
             self._reader.close()
+        if self._side_reader is not None:
+            self._side_reader.close()
         rt = self.runtime
         if rt is not None:
             with contextlib.suppress(Exception):
@@ -258,14 +267,22 @@ class DeskBridge(LiveView):
 
         return self._call(run)
 
+    def journal_pending(self) -> None:
+        """Write the previews not journaled yet now (on the bridge loop): the console calls it once a preview is
+        painted."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop is stopping: the shutdown writes them
+                loop.call_soon_threadsafe(self._flush_journal)
+
     def plan_detail(self, plan_id: str) -> Future[TradePlan | None]:
         """The plan with its groups, orders and fills."""
 
         def run() -> TradePlan | None:
-            found = self._read().state([plan_id], fills=True).plans
+            found = self._side_read().state([plan_id], fills=True).plans
             return found[0] if found else None
 
-        return self._pool.submit(run)
+        return self._side_pool.submit(run)
 
     def journal_entries(self, limit: int = 2000) -> Future[list[Any]]:
         """The newest journal entries (oldest first), read on the bridge's loop, never on the UI thread."""
@@ -289,6 +306,13 @@ class DeskBridge(LiveView):
         if self._reader is None:
             raise RuntimeError("the desk is not open yet")
         return self._reader
+
+    def _side_read(self) -> Ledger:
+        """The side lane's read-only connection (on the desk-reads thread), opened on first use."""
+        self._read()  # the desk is open
+        if self._side_reader is None:
+            self._side_reader = Ledger(self.db)
+        return self._side_reader
 
     def _preview(self, directive: StrategyDirective) -> Preview:
         # A flatten of 2,000 plans makes 22,000 commands and a 20,000-order view: no collections over the whole
@@ -327,8 +351,12 @@ class DeskBridge(LiveView):
         transaction, so a plan at the ledger's version is the ledger's plan: the preview is never built from
         stale data (and the handler checks the versions again at send time, DESIGN §3). Markets, desk and
         limits are read after the versions, in the read of the changed plans."""
-        ids = reader.plan_ids() if plan_ids is None else list(dict.fromkeys(plan_ids))
-        versions = reader.plan_versions(ids) if ids else {}
+        if plan_ids is None:
+            versions = reader.all_plan_versions()
+            ids = list(versions)
+        else:
+            ids = list(dict.fromkeys(plan_ids))
+            versions = reader.plan_versions(ids) if ids else {}
         rank: dict[str, int] | None = None
         with self._lock:
             held = {pid: p for pid in ids if (p := self._plans.get(pid)) is not None and p.version == versions.get(pid)}
@@ -361,7 +389,7 @@ class DeskBridge(LiveView):
 
     def _journal_preview(self, directive: StrategyDirective, batch: ExecutionBatch) -> None:
         try:
-            journal_preview(self._rt().journal, directive, batch)
+            record_preview(self._rt().journal, directive, batch)
         except Exception as exc:
             self._event("error", f"preview {batch.directive_id} not journaled: {exc}")
 
@@ -420,7 +448,7 @@ class DeskBridge(LiveView):
         from tui.pnl import day_start, read_plan_pnl
 
         since = day_start(self._clock())
-        return self._pool.submit(lambda: read_plan_pnl(self._read(), since))
+        return self._side_pool.submit(lambda: read_plan_pnl(self._side_read(), since))
 
     def foreign_orders(self) -> Future[Any]:
         """The venue's open orders that are not in our ledger (tui.foreign.ForeignListing)."""
@@ -432,8 +460,8 @@ class DeskBridge(LiveView):
         await self._ensure_ready()
         rt = self._rt()
         venue = await rt.connector.open_orders()
-        ours = await asyncio.wrap_future(self._pool.submit(
-            lambda: known_client_ids(self._read(), (o.client_order_id for o in venue))))
+        ours = await asyncio.wrap_future(self._side_pool.submit(
+            lambda: known_client_ids(self._side_read(), (o.client_order_id for o in venue))))
         foreign = sorted((o for o in venue if o.client_order_id not in ours),
                          key=lambda o: (o.symbol, o.client_order_id))
         return ForeignListing(orders=foreign, venue_open=len(venue), cancel_all_off=sorted(rt.handler.foreign_seen))

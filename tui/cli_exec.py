@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from core.batch import ExecutionBatch
 from core.decimals import parse_number_text
 from core.directives import ExecutionDirective, Scope, StrategyDirective
-from core.journal import journal_preview
+from core.journal import record_preview
 from core.ledger import Ledger
 from core.models import DeskStatus, PlanStatus
 from core.pacing import limits_of
@@ -126,7 +126,7 @@ async def _execute(args: argparse.Namespace, build: Build, *, halt: bool, dry_ru
             print("no active plans to flatten" + ("; desk HALTED" if halt else ""), file=sys.stderr)
             return EXIT_OK
         batch: ExecutionBatch = translate(directive, rt.ledger.state())
-        journal_preview(rt.journal, directive, batch)
+        record_preview(rt.journal, directive, batch)
         print_batch(batch)
         if not batch.ok:
             return EXIT_ERRORS

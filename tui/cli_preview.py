@@ -65,12 +65,12 @@ def run_preview(args: argparse.Namespace) -> int:
         gc.freeze()  # a short-lived process: keep the collector off the loaded snapshot while translating
         batch = translate(directive, state)
     else:
-        from core.journal import Journal, journal_preview
+        from core.journal import Journal, record_preview
 
         ledger = open_ledger(args.db)
         try:
             batch = translate(directive, ledger.state())
-            journal_preview(Journal(args.db), directive, batch)
+            record_preview(Journal(args.db), directive, batch)
         finally:
             ledger.close()
     if args.json:

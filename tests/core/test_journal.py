@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
@@ -13,7 +14,7 @@ from pydantic import ValidationError
 
 from core.batch import CancelOrder, ExecuteTrade, ExecutionBatch
 from core.directives import Scope, StrategyDirective
-from core.journal import Journal, JournalEntry, JournalError, current_operator, journal_preview
+from core.journal import Journal, JournalEntry, JournalError, current_operator, journal_preview, record_preview
 from core.ledger import Ledger
 from core.models import LedgerState, OrderRole, OrderType, Side
 
@@ -148,3 +149,10 @@ def test_journal_preview_records_directive_batch_and_digest(monkeypatch: pytest.
     assert entry.payload["plan_versions"] == {"TPL_1": 4}
     assert j.entries(kind="preview") == [entry]
     json.dumps(entry.payload)  # plain JSON all the way down
+    # the console's and the CLI's writer (no read-back) stores the same payload, and the digest hashes what it holds
+    j2 = Journal(":memory:")
+    seq = record_preview(j2, directive, batch)
+    (stored,) = j2.entries(kind="preview")
+    assert stored.seq == seq and stored.payload == entry.payload
+    canonical = json.dumps(stored.payload["batch"], sort_keys=True, separators=(",", ":"))
+    assert hashlib.sha256(canonical.encode()).hexdigest() == stored.payload["digest"]

@@ -240,6 +240,9 @@ def test_versions_bump_on_plan_changes_only(ledger: Ledger) -> None:
     assert v() == 6
     assert ledger.plan_versions(["P", "unknown"]) == {"P": 6}
     assert ledger.markets()["BTCUSDT"].mark_price == D("101")
+    ledger.create_plan("A", "BTCUSDT", Side.SELL)  # every plan, in ledger order, as plan_ids() lists them
+    assert ledger.all_plan_versions() == {"P": 6, "A": 1}
+    assert list(ledger.all_plan_versions()) == ledger.plan_ids()
 
 
 def test_close_if_flat_and_reopen(ledger: Ledger) -> None:

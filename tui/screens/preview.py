@@ -66,6 +66,12 @@ class PreviewScreen(ReadGuard, ModalScreen[None]):
         screen: PreviewScreen
 
     @dataclass
+    class Painted(Message):
+        """The preview is on screen (the operator is reading it): the time to journal it."""
+
+        screen: PreviewScreen
+
+    @dataclass
     class RepreviewRequested(Message):
         """The operator asks for a fresh preview of the same intent."""
 
@@ -131,8 +137,11 @@ class PreviewScreen(ReadGuard, ModalScreen[None]):
         self.query_one("#preview-report", Static).display = False
         self._show_state()
         self._fit()
-        self.call_after_refresh(self._painted)
+        self.call_after_refresh(self._shown)
 
+    def _shown(self) -> None:
+        self._painted()
+        self.post_message(self.Painted(self))
 
     def on_unmount(self) -> None:
         """Let go of the batch: a closed screen can linger until the GC's next full pass, and a flatten preview
