@@ -105,3 +105,22 @@ def test_a_preview_is_journaled_soon_on_its_own(desk: Desk) -> None:
         time.sleep(0.01)
     [entry] = journal.entries(directive_id="STR_J3", kind="preview")
     assert entry.payload["digest"] == preview.batch.digest()
+
+
+def test_journal_pending_writes_the_previews_now(desk: Desk) -> None:
+    """What the console calls once a preview is painted: the entry comes then, not `journal_delay` later."""
+    bridge = desk.bridge
+    bridge.journal_delay = 60.0
+    directive = StrategyDirective(directive_id="STR_J4", scope=Scope.CLOSE_EXISTING, target_plan_ids=["TPL_3"])
+    preview = bridge.preview(directive).result(timeout=5)
+    journal = bridge.runtime.journal
+    time.sleep(0.2)
+    assert not journal.entries(directive_id="STR_J4", kind="preview")  # waiting for the console
+    bridge.journal_pending()
+    end = time.monotonic() + 5
+    while not journal.entries(directive_id="STR_J4", kind="preview"):
+        assert time.monotonic() < end, "journal_pending did not write the preview"
+        time.sleep(0.01)
+    [entry] = journal.entries(directive_id="STR_J4", kind="preview")
+    assert entry.payload["digest"] == preview.batch.digest()
+    assert entry.payload["batch"] == preview.batch.to_dict()

@@ -195,3 +195,21 @@ async def test_panic_key_works_from_every_screen_and_is_never_typed(desk: Desk) 
         shown = {b.binding.key for b in dialog.active_bindings.values() if b.binding.show}
         assert "F" in shown and "t" not in shown and "q" not in shown
     assert isinstance(PreviewScreen, type)
+
+
+async def test_the_preview_is_journaled_once_it_is_painted(desk: Desk) -> None:
+    """The console journals a preview as soon as it is on screen (the operator is reading it), not a timer later,
+    and F from a keypress gives exactly one preview entry."""
+    desk.bridge.journal_delay = 60.0
+    async with desk.app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        journal = desk.bridge.runtime.journal
+        before = len(journal.entries(kind="preview"))
+        await pilot.press("F")
+        screen = await preview_screen(pilot, readable=False)
+        did = screen.batch.directive_id
+        await until(pilot, lambda: len(journal.entries(kind="preview", directive_id=did)) == 1, what="the entry")
+        assert len(journal.entries(kind="preview")) == before + 1
+        [entry] = journal.entries(kind="preview", directive_id=did)
+        assert entry.payload["digest"] == screen.batch.digest()
+        await pilot.press("escape")
