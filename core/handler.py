@@ -200,7 +200,7 @@ class ExecutionHandler:
         with self.ledger.transaction() if shared else contextlib.nullcontext():
             self._journal_big("send", batch.directive_id, lambda: {
                 "directive": directive.model_dump(mode="json"), "batch": batch.to_dict(), "digest": digest,
-                "summary": f"{len(batch.commands)} commands",
+                "summary": f"{len(batch.commands)} command" + ("" if len(batch.commands) == 1 else "s"),
             })
             if halt_desk:
                 self._journal("halt", batch.directive_id, {"summary": "desk HALTED by flatten-all"})

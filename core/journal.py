@@ -24,7 +24,7 @@ from core.directives import StrategyDirective
 from core.ledger_base import LedgerBase, LedgerError
 
 __all__ = ["Journal", "JournalEntry", "JournalError", "current_operator", "journal_preview", "preview_payload",
-           "record_preview"]
+           "preview_summary", "record_preview"]
 
 JOURNAL_SCHEMA = (
     "CREATE TABLE IF NOT EXISTS journal ("
@@ -220,7 +220,19 @@ def preview_payload(directive: StrategyDirective, batch: ExecutionBatch) -> str:
     canonical = batch.canonical_json()
     digest = hashlib.sha256(canonical.encode()).hexdigest()
     return (f'{{"directive":{to_json(directive.model_dump(mode="json"))},"batch":{canonical},'
-            f'"digest":"{digest}","plan_versions":{to_json(dict(batch.plan_versions))}}}')
+            f'"digest":"{digest}","plan_versions":{to_json(dict(batch.plan_versions))},'
+            f'"summary":{json.dumps(preview_summary(batch))}}}')
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def preview_summary(batch: ExecutionBatch) -> str:
+    """One line for the journal's readers: "3 commands previewed", "refused: 1 error", with warnings counted."""
+    text = (f"refused: {_count(len(batch.errors), 'error')}" if batch.errors
+            else f"{_count(len(batch.commands), 'command')} previewed")
+    return text + (f", {_count(len(batch.warnings), 'warning')}" if batch.warnings else "")
 
 
 def journal_preview(

@@ -186,7 +186,7 @@ class DeskBridge(LiveView):
     async def _boot(self) -> None:
         try:
             self.runtime = rt = await open_runtime(self.db, self.connector, sync=True, adopt=self.adopt,
-                                                   supervise=False)  # fed by the pump (one consumer)
+                                                   supervise=False, clock=self._clock)  # fed by the pump (one consumer)
             self._reader = Ledger(self.db)
             for note in rt.adopt_notes:  # never silent: what the paper account could not reproduce
                 self._event("error", f"paper mirror: {note}")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -84,11 +86,15 @@ def make_connector(name: str, db: Path, *, base_url: str | None = None, key_file
 
 
 async def open_runtime(db: Path, connector: IExecutionConnector, *, sync: bool = True,
-                       adopt: bool = False, supervise: bool = True) -> Runtime:
+                       adopt: bool = False, supervise: bool = True,
+                       clock: Callable[[], float] | None = None) -> Runtime:
     """Open the ledger beside the venue, load the venue's market rules into it and reconcile.
 
     `supervise`: run the ProtectionSupervisor on the venue's events while the runtime is open (what `plandesk
     send` / `flatten` get by default). The console passes False and feeds `rt.supervisor` from its own pump.
+
+    `clock` (epoch seconds; default the system clock): the journal stamps its entries with it, so a console on an
+    injected clock journals in that clock's time.
 
     `adopt`: the venue is a brand-new paper account; give it the ledger's positions and open orders first, so a
     desk imported from a snapshot can be worked on paper (a real venue is never 'adopted')."""
@@ -96,7 +102,7 @@ async def open_runtime(db: Path, connector: IExecutionConnector, *, sync: bool =
     if start is not None:
         await start()
     ledger = Ledger(db)
-    journal = Journal(db)
+    journal = Journal(db) if clock is None else Journal(db, clock=lambda: datetime.fromtimestamp(clock(), UTC))
     notes = await adopt_ledger_on_paper(ledger, connector, journal) if adopt else []
     for symbol, rules in (await connector.market_rules()).items():
         ledger.set_market(symbol, rules)

@@ -14,7 +14,15 @@ from pydantic import ValidationError
 
 from core.batch import CancelOrder, ExecuteTrade, ExecutionBatch
 from core.directives import Scope, StrategyDirective
-from core.journal import Journal, JournalEntry, JournalError, current_operator, journal_preview, record_preview
+from core.journal import (
+    Journal,
+    JournalEntry,
+    JournalError,
+    current_operator,
+    journal_preview,
+    preview_summary,
+    record_preview,
+)
 from core.ledger import Ledger
 from core.models import LedgerState, OrderRole, OrderType, Side
 
@@ -147,6 +155,7 @@ def test_journal_preview_records_directive_batch_and_digest(monkeypatch: pytest.
     assert entry.payload["batch"]["commands"][1]["quantity"] == "0.5"
     assert entry.payload["directive"]["size_directive"]["target_position_size"] == "1.5"
     assert entry.payload["plan_versions"] == {"TPL_1": 4}
+    assert entry.payload["summary"] == "2 commands previewed"  # what the journal screen shows for it
     assert j.entries(kind="preview") == [entry]
     json.dumps(entry.payload)  # plain JSON all the way down
     # the console's and the CLI's writer (no read-back) stores the same payload, and the digest hashes what it holds
@@ -156,3 +165,11 @@ def test_journal_preview_records_directive_batch_and_digest(monkeypatch: pytest.
     assert stored.seq == seq and stored.payload == entry.payload
     canonical = json.dumps(stored.payload["batch"], sort_keys=True, separators=(",", ":"))
     assert hashlib.sha256(canonical.encode()).hexdigest() == stored.payload["digest"]
+
+
+def test_preview_summary_counts_commands_errors_and_warnings() -> None:
+    cancel = CancelOrder(seq=1, plan_id="TPL_1", symbol="BTCUSDT", order_id="ORD_1")
+    one = ExecutionBatch(directive_id="S", scope=Scope.MODIFY_EXISTING, commands=[cancel], warnings=["w"])
+    assert preview_summary(one) == "1 command previewed, 1 warning"
+    refused = ExecutionBatch(directive_id="S", scope=Scope.MODIFY_EXISTING, errors=["a", "b"])
+    assert preview_summary(refused) == "refused: 2 errors"
