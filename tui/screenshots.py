@@ -3,12 +3,14 @@
     python -m tui.screenshots [OUT_DIR]        (also `make screenshots`)
 
 SVGs come from Textual; PNGs from `rsvg-convert` (Debian/Ubuntu: `apt-get install librsvg2-bin`). The same scenes
-are the snapshot tests (tests/tui/test_snapshots.py)."""
+are the snapshot tests (tests/tui/test_snapshots.py; the issue-11 scenes of tui.screenshot_scenes are
+test_snapshots_many.py, test_snapshots_desk_views.py and test_order_snapshots.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import shutil
 import subprocess
 import sys
@@ -22,6 +24,7 @@ from typing import Any
 
 FROZEN = 1767225600.0  # 2026-01-01 00:00:00 UTC
 SIZE = (160, 50)
+OPERATOR = "anna"
 Pilot = Any
 
 
@@ -324,6 +327,8 @@ def run_scene(scene: Scene, folder: Path, compare: Callable[..., Any] | None = N
     """Run a scene; with `compare` (pytest-textual-snapshot's snap_compare) return its result, else the SVG."""
     from textual._doc import take_svg_screenshot
 
+    before = os.environ.get("PLANDESK_OPERATOR")
+    os.environ["PLANDESK_OPERATOR"] = OPERATOR  # the journal's "who": the pictures do not depend on who runs them
     desk = frozen_desk(folder, gated=scene.gated)
     hold_toasts(desk.app)
 
@@ -338,6 +343,10 @@ def run_scene(scene: Scene, folder: Path, compare: Callable[..., Any] | None = N
         return take_svg_screenshot(app=desk.app, terminal_size=size, run_before=run_before)
     finally:
         desk.stop()
+        if before is None:
+            os.environ.pop("PLANDESK_OPERATOR", None)
+        else:
+            os.environ["PLANDESK_OPERATOR"] = before
 
 
 def to_png(svg: Path, png: Path) -> None:
@@ -356,11 +365,13 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args[0]) if args else Path(__file__).resolve().parent.parent / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
     rsvg = shutil.which("rsvg-convert")
+    from tui.screenshot_scenes import WIDER_DAY
+
+    plan = [(s, [SIZE] + ([(120, 35), (80, 24)] if s.name in SMALL_SCENES else [])) for s in SCENES] + WIDER_DAY
     with tempfile.TemporaryDirectory(prefix="plandesk-shots-") as tmp:
-        for i, scene in enumerate(SCENES):
+        for i, (scene, sizes) in enumerate(plan):
             folder = Path(tmp) / str(i)
             folder.mkdir()
-            sizes = [SIZE] + ([(120, 35), (80, 24)] if scene.name in SMALL_SCENES else [])
             for size in sizes:
                 sub = folder / f"{size[0]}x{size[1]}"
                 sub.mkdir()

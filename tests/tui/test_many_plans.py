@@ -10,6 +10,7 @@ from tests.tui.conftest import SIZE, Desk, preview_screen, ready, screen_of, sel
 from tui.screens.many_inputs import ManyScaleScreen, ManyStopScreen
 from tui.screens.preview import PreviewScreen, PreviewState
 from tui.screenshots import FROZEN
+from tui.widgets.plans_cells import AT
 from tui.widgets.plans_table import PlansTable
 
 D = Decimal
@@ -156,7 +157,7 @@ async def test_stale_and_losing_filters(desk: Desk) -> None:
         table.set_filter("stale")
         await pilot.pause()
         assert table.shown_ids() == ["TPL_1", "TPL_4"]
-        assert table.get_row("TPL_1")[5].style == "black on yellow"
+        assert table.get_row("TPL_1")[AT["mark"]].style == "black on yellow"
         table.apply([], marks={"ETHUSDT": D("9000")})  # the shorts on ETH lose
         table.set_filter("losing")
         await pilot.pause()

@@ -13,6 +13,7 @@ from core.outcomes import CommandOutcome, OutcomeStatus
 from tests.tui.conftest import SIZE, Desk, build_desk, preview_screen, ready, screen_of, select, sent, until
 from tui.screens.action_inputs import ConfirmScreen, StopScreen
 from tui.screens.preview import PreviewScreen, PreviewState
+from tui.widgets.plans_cells import AT
 from tui.widgets.plans_table import PlansTable, cells_of
 
 D = Decimal
@@ -23,7 +24,7 @@ async def test_unprotected_row_is_marked_and_the_reason_shown(desk: Desk) -> Non
         await ready(pilot)
         table = desk.app.query_one(PlansTable)
         row = replace(table.row_data("TPL_3"), unprotected="stop rejected: ReduceOnly Order is rejected")
-        assert cells_of(row)[10] == ("UNPROTECTED", "bold white on red")
+        assert cells_of(row)[AT["status"]] == ("UNPROTECTED", "bold white on red")
         table.apply([row], [], {})
         await select(pilot, "TPL_1")
         await select(pilot, "TPL_3")

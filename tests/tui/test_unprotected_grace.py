@@ -16,6 +16,7 @@ from tui.alerts import AlertBook, AlertKind
 from tui.app_alerts import SEND_HOLD_LIMIT, AlertsMixin
 from tui.bridge_view import Changes, LogEvent, PlanRow
 from tui.screens.preview import PreviewScreen
+from tui.widgets.plans_cells import AT
 from tui.widgets.plans_table import PlansTable, cells_of
 
 # ------------------------------------------------------------------------------------------------ the rules, alone
@@ -165,7 +166,7 @@ async def test_a_flatten_in_flight_shows_unprotected_on_the_row_but_does_not_ala
             await until(pilot, lambda: (r := table.row_data("TPL_1")) is not None and r.unprotected is not None,
                         what="TPL_1's row to say UNPROTECTED")
             # at once, in the row's data (the table under the preview repaints it when the preview closes)
-            assert cells_of(table.row_data("TPL_1"))[10][0] == "UNPROTECTED"
+            assert cells_of(table.row_data("TPL_1"))[AT["status"]][0] == "UNPROTECTED"
             await pilot.pause(app.unprotected_grace + 0.5)  # longer than the grace: the send still works on it
             assert not unprotected_alarms(app, "TPL_1") and rang == []
             desk.connector.gate.set()

@@ -12,23 +12,29 @@ from tui.bridge_view import PlanRow
 from tui.plan_filter import parse_filter
 from tui.widgets.fmt import DASH, avg, fit, num, pnl, signed
 
-# (key, label, width, right-aligned)
+# (key, label, width, right-aligned), in the order an operator needs them: what a narrow terminal cuts off (the table
+# scrolls sideways) is the right-hand end, so the plan, its position, its P&L, whether it is protected and its stop
+# come first (on 80 columns up to the status, on 120 up to the order count: where a column is cut at the edge, it
+# is cut in its blank left padding, not in its digits).
 COLUMNS: list[tuple[str, str, int, bool]] = [
     ("plan", "plan", 14, False),
     ("symbol", "symbol", 9, False),
     ("side", "side", 5, False),
     ("net", "net position", 14, True),
-    ("avg", "avg entry", 13, True),
-    ("mark", "mark", 13, True),
     ("upnl", "unrealised PnL", 15, True),
+    ("status", "status", 11, False),
     ("stop", "stop", 13, True),
     ("tp", "take profit", 13, True),
     ("orders", "orders", 6, True),
-    ("status", "status", 11, False),
+    ("mark", "mark", 13, True),
+    ("avg", "avg entry", 13, True),
     ("ver", "ver", 5, True),
 ]
 
 W = {key: width for key, _, width, _ in COLUMNS}
+KEYS = tuple(key for key, _, _, _ in COLUMNS)
+#: a column's place in a row's cells
+AT = {key: i for i, key in enumerate(KEYS)}
 Cell = tuple[str, str]  # (text, style)
 
 
@@ -42,23 +48,24 @@ def cells_of(row: PlanRow, marked: bool = False, stale: bool = False) -> tuple[C
     up = row.upnl
     pnl_style = "dim" if closed or up is None or up == 0 else ("green" if up > 0 else "red")
     unprotected = row.stop is None and row.net != 0
-    return (
-        (fit(MARK + row.plan_id, W["plan"]), "bold reverse") if marked
+    cells: dict[str, Cell] = {
+        "plan": (fit(MARK + row.plan_id, W["plan"]), "bold reverse") if marked
         else (fit(row.plan_id, W["plan"]), "bold" if not closed else "dim"),
-        (fit(row.symbol, W["symbol"]), dim),
-        ("LONG" if long else "SHORT", dim or ("green" if long else "magenta")),
-        (fit(signed(row.net), W["net"], row.net, sign=True), dim),
-        (fit(avg(row.avg_entry), W["avg"], row.avg_entry) if row.net != 0 else DASH, dim),
-        (fit(num(row.mark), W["mark"], row.mark), "black on yellow") if stale and not closed
-        else (fit(num(row.mark), W["mark"], row.mark), dim),
-        (fit(pnl(up), W["upnl"], up, sign=True), pnl_style),
-        ("none" if unprotected else fit(num(row.stop), W["stop"], row.stop), "yellow" if unprotected else dim),
-        (fit(num(row.take_profit), W["tp"], row.take_profit), dim),
-        (str(row.open_orders), dim),
-        ("UNPROTECTED", "bold white on red") if row.unprotected and not closed
+        "symbol": (fit(row.symbol, W["symbol"]), dim),
+        "side": ("LONG" if long else "SHORT", dim or ("green" if long else "magenta")),
+        "net": (fit(signed(row.net), W["net"], row.net, sign=True), dim),
+        "upnl": (fit(pnl(up), W["upnl"], up, sign=True), pnl_style),
+        "status": ("UNPROTECTED", "bold white on red") if row.unprotected and not closed
         else (str(row.status), "dim" if closed else "green"),
-        (str(row.version), "dim"),
-    )
+        "stop": ("none" if unprotected else fit(num(row.stop), W["stop"], row.stop), "yellow" if unprotected else dim),
+        "tp": (fit(num(row.take_profit), W["tp"], row.take_profit), dim),
+        "mark": (fit(num(row.mark), W["mark"], row.mark), "black on yellow") if stale and not closed
+        else (fit(num(row.mark), W["mark"], row.mark), dim),
+        "avg": (fit(avg(row.avg_entry), W["avg"], row.avg_entry) if row.net != 0 else DASH, dim),
+        "orders": (str(row.open_orders), dim),
+        "ver": (str(row.version), "dim"),
+    }
+    return tuple(cells[key] for key in KEYS)
 
 
 def row_matches(row: PlanRow, needle: str, stale: Collection[str] = ()) -> bool:
