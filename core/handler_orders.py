@@ -252,8 +252,7 @@ class OrderOps:
         `finish`: the caller's last writes, run in the transaction that records the venue's answer when the trade
         ends acknowledged with nothing left to wait for (see _settle)."""
         if confirmed is None:
-            plan = self.ledger.get_plan(c.plan_id)
-            confirmed = None if plan is None else plan.net_position
+            confirmed = self.ledger.net_positions([c.plan_id]).get(c.plan_id)
         rules = rules if rules is not None else self.ledger.markets().get(c.symbol)
         if confirmed is None or rules is None:
             _set(oc, emit, OutcomeStatus.FAILED, "plan or market rules missing")
@@ -289,12 +288,12 @@ class OrderOps:
 
     async def protect(self, c: ExecuteTrade, oc: CommandOutcome, emit: Emit, group_id: str) -> None:
         """A new stop / take profit: never larger than the confirmed position."""
-        plan = self.ledger.get_plan(c.plan_id)
+        net = self.ledger.net_positions([c.plan_id]).get(c.plan_id)  # the position only: no orders read
         rules = self.ledger.markets().get(c.symbol)
-        if plan is None or rules is None:
+        if net is None or rules is None:
             _set(oc, emit, OutcomeStatus.FAILED, "plan or market rules missing")
             return
-        qty = min(c.quantity, round_down_to(abs(plan.net_position), rules.step_size))
+        qty = min(c.quantity, round_down_to(abs(net), rules.step_size))
         if qty <= 0:
             _set(oc, emit, OutcomeStatus.SKIPPED, "no position to protect (the entry has not filled)")
             return

@@ -380,6 +380,21 @@ class LedgerBase:
             found = self._load_plans(c, [plan_id])
         return found[0] if found else None
 
+    def get_open_plan(self, plan_id: str) -> TradePlan | None:
+        """The plan with its open orders and its groups only: no fills, no filled or cancelled orders. What keeping
+        its protection needs on every event, without reading back its history: each stop resize leaves a cancelled
+        order behind, so after a busy day most of a plan's orders are history (plan.orders == plan.open_orders)."""
+        with self._read() as c, gc_paused():
+            r = c.execute(f"SELECT {PLAN_COLS} FROM plans WHERE plan_id = ?", (plan_id,)).fetchone()
+            if r is None:
+                return None
+            orders = [order_from_row(o) for o in c.execute(
+                f"SELECT {ORDER_COLS} FROM orders WHERE plan_id = ? AND status IN {_OPEN_IN} ORDER BY rowid",
+                (plan_id,))]
+            groups = [group_from_row(g) for g in c.execute(
+                f"SELECT {GROUP_COLS} FROM exec_groups WHERE plan_id = ? ORDER BY rowid", (plan_id,))]
+        return plan_from_row(r, orders, groups)
+
     def plans(self) -> list[TradePlan]:
         with self._read() as c:
             return self._load_plans(c, None)

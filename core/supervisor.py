@@ -183,7 +183,7 @@ class ProtectionSupervisor:
 
     # ---- enforcing ----------------------------------------------------------------------------------------
     async def _enforce(self, plan_id: str, why: str) -> None:
-        plan = self.ledger.get_plan(plan_id)
+        plan = self.ledger.get_open_plan(plan_id)  # its open orders only: a plan's history is not read per event
         if plan is None:
             return
         rules = self.ledger.markets().get(plan.symbol)
@@ -207,7 +207,7 @@ class ProtectionSupervisor:
         want = round_down_to(abs(plan.net_position), step) if step else abs(plan.net_position)
         followed = [(role, have) for role in (OrderRole.STOP_LOSS, OrderRole.TAKE_PROFIT)
                     if (have := await self._follow(plan, role, want)) is not None]
-        after = self.ledger.get_plan(plan_id) if followed else plan  # one re-read for both roles (none: no await since)
+        after = self.ledger.get_open_plan(plan_id) if followed else plan  # one re-read for both roles (none: no await)
         for role, have in followed:
             await self._followed(plan, after, role, have, want, why)
         reason = None if after is None else unprotected_reason(after, step or None)

@@ -313,6 +313,24 @@ def test_update_order_transitions_and_validation(ledger: Ledger) -> None:
     assert ledger.get_order("O2") == ("P", order("O2"))  # refused updates changed nothing
 
 
+def test_get_open_plan_reads_the_open_orders_and_groups_only(ledger: Ledger) -> None:
+    ledger.create_plan("P", "BTCUSDT", Side.BUY)
+    ledger.add_group("P", ExecutionGroup(group_id="G", directive_id="STR_1"))
+    trade(ledger, "P", "E1", Side.BUY, "2", "100")  # a filled entry and its fill: history
+    ledger.write_ahead("P", order("S1", Side.SELL, "2", role=OrderRole.STOP_LOSS, group="G"))
+    ledger.update_order("S1", status=OrderStatus.CANCELLED, reason="resized")  # a replaced stop: history
+    ledger.write_ahead("P", order("S2", Side.SELL, "2", role=OrderRole.STOP_LOSS, group="G"))
+    ledger.update_order("S2", status=OrderStatus.OPEN)
+    ledger.write_ahead("P", order("T1", Side.SELL, "2", role=OrderRole.TAKE_PROFIT, group="G"))  # PENDING: open
+    full = ledger.get_plan("P")
+    live = ledger.get_open_plan("P")
+    assert full is not None and live is not None
+    assert [o.order_id for o in live.orders] == ["S2", "T1"] == [o.order_id for o in full.open_orders]
+    assert live.open_orders == full.open_orders and live.groups == full.groups and live.fills == []
+    assert (live.net_position, live.avg_entry_price, live.version) == (D(2), D(100), full.version)
+    assert ledger.get_open_plan("NOPE") is None
+
+
 def test_orders_with_status(ledger: Ledger) -> None:
     ledger.import_snapshot(rich_state())
     got = ledger.orders_with_status([OrderStatus.OPEN, OrderStatus.CANCELLED])
