@@ -270,8 +270,8 @@ class DeskActions(ManyPlanActions):
     def start_preview(self, directive: StrategyDirective, *, title: str, halt_desk: bool = False) -> None:
         self.log_line("preview", f"preview {directive.directive_id}: {title}")
         future = self.bridge.preview(directive)  # first: the translation starts while the rows are copied
-        targets = set(directive.target_plan_ids or ())
-        plans = [r for r in self.bridge.rows() if r.plan_id in targets] if targets else None
+        targets = directive.target_plan_ids
+        plans = self.bridge.rows_of(targets) if targets else None  # priced as painted
 
         def show(preview: Preview) -> None:
             b = preview.batch

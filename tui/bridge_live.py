@@ -26,7 +26,7 @@ from core.connector import ConnectorHealth, MarkPriceUpdated, OrderFilled, Order
 from core.decimals import dec_str, plain
 from core.models import DeskStatus, MarketRules, TradePlan
 from core.supervisor import ProtectionSupervisor
-from tui.bridge_view import Changes, LogEvent, PlanRow, row_of
+from tui.bridge_view import Changes, LogEvent, PlanRow, PricedRows, row_of
 from tui.runtime import Runtime
 
 
@@ -96,6 +96,13 @@ class LiveView:
         """Every plan row, in ledger order, at the newest marks."""
         with self._lock:
             return [self._fresh(r) for r in self._rows.values()]
+
+    def rows_of(self, plan_ids: Iterable[str]) -> PricedRows:
+        """The rows of these plans (unknown ids left out) at the newest marks, each priced when first read."""
+        with self._lock:
+            rows = {pid: r for pid in plan_ids if (r := self._rows.get(pid)) is not None}
+            marks = {s: m.mark_price for s, m in self._markets.items()}
+        return PricedRows(rows, marks)
 
     def row(self, plan_id: str) -> PlanRow | None:
         with self._lock:

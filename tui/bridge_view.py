@@ -4,7 +4,7 @@ Pure data (no Textual, no asyncio): the bridge fills it on its own thread, the U
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
@@ -55,6 +55,33 @@ class PlanRow:
         n = needle.lower()
         hay = f"{self.plan_id} {self.symbol} {self.side} {'long' if self.side is Side.BUY else 'short'} {self.status}"
         return n in hay.lower()
+
+
+class PricedRows(Mapping[str, PlanRow]):
+    """Plan rows at the marks of one moment, each priced (PlanRow.with_mark) when first read: a preview of 2,000
+    plans keeps them all but paints a dozen, and pricing every row up front cost the key press ~25 ms."""
+
+    def __init__(self, rows: dict[str, PlanRow], marks: dict[str, Decimal]) -> None:
+        self._rows = rows
+        self._marks = marks
+        self._priced: dict[str, PlanRow] = {}
+
+    def __getitem__(self, plan_id: str) -> PlanRow:
+        done = self._priced.get(plan_id)
+        if done is None:
+            row = self._rows[plan_id]
+            mark = self._marks.get(row.symbol)
+            done = self._priced[plan_id] = row if mark is None or mark == row.mark else row.with_mark(mark)
+        return done
+
+    def __contains__(self, plan_id: object) -> bool:
+        return plan_id in self._rows
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
 
 
 def unrealised(net: Decimal, avg: Decimal, mark: Decimal | None) -> Decimal | None:

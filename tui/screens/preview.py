@@ -5,7 +5,7 @@ outcome live; a flatten shows its plans going flat; what is still open at the en
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -16,7 +16,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from core.batch import ExecutionBatch
 from core.directives import Scope, StrategyDirective
@@ -38,6 +38,7 @@ from tui.screens.preview_parts import (
 from tui.screens.read_guard import CONFIRM_GUARD, ReadGuard
 from tui.widgets.desk_input import panic_binding
 from tui.widgets.fmt import num
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.virtual_table import VirtualTable
 
 
@@ -78,8 +79,8 @@ class PreviewScreen(ReadGuard, ModalScreen[None]):
         screen: PreviewScreen
 
     def __init__(self, preview: Preview, directive: StrategyDirective, *, title: str, halt_desk: bool = False,
-                 plans: list[PlanRow] | None = None, header: Widget | None = None, guard: float = CONFIRM_GUARD,
-                 guard_clock: Callable[[], float] = time.monotonic) -> None:
+                 plans: Mapping[str, PlanRow] | list[PlanRow] | None = None, header: Widget | None = None,
+                 guard: float = CONFIRM_GUARD, guard_clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(classes="preview")
         self._start_guard(guard, guard_clock)
         self._guard_hint = False
@@ -90,7 +91,9 @@ class PreviewScreen(ReadGuard, ModalScreen[None]):
         self.directive = directive
         self.title_text = title
         self.halt_desk = halt_desk
-        self.before = {r.plan_id: r for r in plans or []}
+        #: each target plan's row as previewed (a Mapping: the bridge's rows are priced when read)
+        self.before: Mapping[str, PlanRow] = plans if isinstance(plans, Mapping) else {r.plan_id: r
+                                                                                      for r in plans or []}
         self.closing = directive.scope is Scope.CLOSE_EXISTING
         self.report: ExecutionReport | None = None
         self.left_open: list[str] = []  # plans of a flatten not flat at its end
@@ -120,7 +123,7 @@ class PreviewScreen(ReadGuard, ModalScreen[None]):
                 yield VirtualTable(PLAN_COLUMNS, id="preview-plans")
             yield Static("", id="preview-report")
             yield Static("", id="preview-status")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         order = send_order(self.batch)
