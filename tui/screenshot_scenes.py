@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tui.screenshots import FROZEN, Desk, Pilot, Scene, fill, preview_screen, screen_of, select, sent, until
+from tui.screenshots import FROZEN, Desk, Pilot, Scene, fill, preview_screen, screen_of, select, sent, settle, until
 
 Size = tuple[int, int]
 
@@ -51,6 +51,7 @@ async def _alerts(pilot: Pilot, desk: Desk) -> None:
     from tui.alerts import AlertKind
 
     app = pilot.app
+    app.pnl_interval = 0.0  # (the realised P&L is read on every poll, not on its timer)
 
     def alerted(kind: AlertKind, subject: str) -> bool:
         app.poll()  # (the pictures' desk has no poll timer)
@@ -61,15 +62,22 @@ async def _alerts(pilot: Pilot, desk: Desk) -> None:
     await until(pilot, lambda: alerted(AlertKind.STOP_FILLED, "TPL_1"), what="the stop-fill alert")
     await until(pilot, lambda: (p := desk.ledger.get_plan("TPL_1")).net_position == 0 and not p.open_orders,
                 what="the take profit the stop fill orphaned cancelled")
-    await pilot.pause(0.2)
-    app.poll()
+
+    def realised() -> bool:  # the stop's loss (1 BTC, 100,000 -> 97,000) is in the exposure pane's day total
+        app.poll()
+        return bool(app._realised.today("TPL_1")[0] < -1000)
+
+    await until(pilot, realised, what="the stop fill's realised P&L")
+    await settle(pilot)
     await select(pilot, "TPL_1")
+    await settle(pilot)
 
 
 async def _journal(pilot: Pilot, desk: Desk) -> None:
     """A stop tightened on TPL_1 and sent; `j` on its row: the journal filtered to TPL_1."""
     from tui.screens.action_inputs import StopScreen
     from tui.screens.journal_screen import JournalScreen
+    from tui.widgets.activity import ActivityLog
 
     await select(pilot, "TPL_1")
     await pilot.press("t")
@@ -81,9 +89,13 @@ async def _journal(pilot: Pilot, desk: Desk) -> None:
     await sent(pilot, screen)
     await pilot.press("escape")
     await until(pilot, lambda: not isinstance(pilot.app.screen, type(screen)), what="the preview closed")
-    pilot.app.poll()
+    await settle(pilot)
+    # the send's report line and its outcome lines reach the log in either order (both are right): the picture is
+    # of the journal, so the log behind it starts empty
+    pilot.app.query_one(ActivityLog).clear()
     await pilot.press("j")
     await screen_of(pilot, JournalScreen)
+    await settle(pilot)
 
 
 MANY: list[tuple[Scene, list[Size]]] = [
@@ -110,9 +122,11 @@ async def _foreign(pilot: Pilot, desk: Desk) -> None:
                                     price=Decimal("3000"), time_in_force=TimeInForce.GTC), FROZEN)
     desk.engine.submit(OrderRequest("BTCUSDT", Side.SELL, OrderType.STOP_MARKET, Decimal("0.1"), "other-desk-7",
                                     stop_price=Decimal("95000")), FROZEN)
+    await settle(pilot)
     await pilot.press("o")
     screen = await screen_of(pilot, ForeignOrdersScreen)
     await until(pilot, lambda: screen.listing is not None, what="the listing")
+    await settle(pilot)
 
 
 async def _exposure(pilot: Pilot, desk: Desk) -> None:
@@ -156,8 +170,10 @@ async def _picker(pilot: Pilot, desk: Desk) -> None:
     from tui.screens.order_picker import OrderPickerScreen
 
     await select(pilot, "TPL_3")
+    await settle(pilot)
     await pilot.press("x")
     await screen_of(pilot, OrderPickerScreen)
+    await settle(pilot)
 
 
 async def _loosen(pilot: Pilot, desk: Desk) -> None:
@@ -177,8 +193,10 @@ async def _loosen(pilot: Pilot, desk: Desk) -> None:
 async def _desk_state(pilot: Pilot, desk: Desk) -> None:
     from tui.screens.desk_state import DeskStateScreen
 
+    await settle(pilot)
     await pilot.press("h")
     await screen_of(pilot, DeskStateScreen)
+    await settle(pilot)
 
 
 ORDER_ACTIONS: list[tuple[Scene, list[Size]]] = [

@@ -120,6 +120,24 @@ async def ready(pilot: Pilot, plans: int = 6) -> None:
     await pilot.pause()
 
 
+async def settle(pilot: Pilot, quiet: int = 3) -> None:
+    """Until the activity log stops growing: poll, write out the lines it holds back (its burst window runs on the
+    wall clock), `quiet` times in a row with nothing new. A picture with the log behind a dialog then does not depend
+    on how fast this machine is."""
+    from tui.widgets.activity import ActivityLog
+
+    log = pilot.app.query_one(ActivityLog)
+    seen, calm = -1, 0
+    loop = asyncio.get_running_loop()
+    end = loop.time() + 5.0
+    while calm < quiet and loop.time() < end:
+        pilot.app.poll()
+        log.flush()
+        await pilot.pause(0.05)
+        n = len(log.lines_written) + len(log.lines)
+        calm, seen = (calm + 1, seen) if n == seen else (0, n)
+
+
 async def select(pilot: Pilot, plan_id: str) -> None:
     from tui.widgets.detail import PlanDetail
     from tui.widgets.plans_table import PlansTable
