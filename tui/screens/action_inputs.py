@@ -11,13 +11,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, Label, Static
+from textual.widgets import Input, Label, Static
 
 from core.models import MarketRules, Side
 from tui.bridge_view import PlanRow, quote_of
 from tui.screens.forms import NewPlanInput, ScaleInput, StopInput, parse_new_plan, parse_scale, parse_stop
 from tui.widgets.desk_input import DeskInput, panic_binding
 from tui.widgets.fmt import avg, num, pct, signed
+from tui.widgets.key_footer import KeyFooter
 
 T = TypeVar("T")
 
@@ -58,7 +59,7 @@ class ActionInput(ModalScreen[T | None], Generic[T]):
             yield from self.body()
             yield Static("", id="feedback", classes="feedback")
             yield Static(self.hint(), classes="hint")
-        yield Footer()
+        yield KeyFooter()
 
     def body(self) -> ComposeResult:  # pragma: no cover - overridden
         yield from ()
@@ -289,7 +290,7 @@ class ConfirmScreen(ModalScreen[bool]):
             yield Static(self.title_text, classes="dialog-title")
             yield Static(self.detail, classes="context")
             yield Static("y: yes · n / esc: no", classes="hint")
-        yield Footer()
+        yield KeyFooter()
 
     def action_answer(self, yes: bool) -> None:
         if not self._answered:

@@ -12,11 +12,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from core.models import DeskStatus
 from tui.screens.guarded import GuardedModal
 from tui.widgets.desk_input import panic_binding
+from tui.widgets.key_footer import KeyFooter
 
 #: the desk states, from the most permissive to the strictest
 STATES: list[DeskStatus] = [DeskStatus.ACTIVE, DeskStatus.REDUCING, DeskStatus.HALTED]
@@ -64,7 +65,7 @@ class DeskStateScreen(GuardedModal[DeskStatus | None]):
             yield Static("", id="desk-question")
             yield Static("", id="guard-hint")
             yield Static("y / enter: change · h / ↓ ↑: another state · esc: keep the desk as it is", classes="hint")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self._show()

@@ -6,10 +6,11 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from tui.app_alerts import UNPROTECTED_GRACE
 from tui.screens.action_inputs import DialogBox, ModalScreen
+from tui.widgets.key_footer import KeyFooter
 
 EXTRA = {
     "PlanDeskApp": [("home / end", "first / last plan"), ("up / down", "move the selection"),
@@ -62,7 +63,7 @@ class HelpScreen(ModalScreen[None]):
         with DialogBox(classes="dialog"):
             yield Static("Help", classes="dialog-title")
             yield Static(self.text, id="help-text")
-        yield Footer()
+        yield KeyFooter()
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -10,11 +10,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from tui.screens.forms import LoosenRequest
 from tui.screens.guarded import GuardedModal
 from tui.widgets.desk_input import panic_binding
+from tui.widgets.key_footer import KeyFooter
 
 #: what a preview refused as looser offers (bound on that preview by tui.app_order_actions)
 LOOSEN_OFFER = Binding("L", "app.loosen_stop", "Loosen stop…", id="preview.loosen", key_display="L")
@@ -45,7 +46,7 @@ class LoosenConfirmScreen(GuardedModal[bool]):
                                                                   "sends)    ", ""),
                                        ("esc", "bold reverse"), ("  back: the stop stays where it is", "")),
                          classes="hint", id="loosen-keys")
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def sentence(self) -> str:

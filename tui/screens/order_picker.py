@@ -10,13 +10,14 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from core.models import Order, OrderRole, OrderType, TradePlan
 from tui.screens.guarded import GuardedModal
 from tui.widgets.desk_input import panic_binding
 from tui.widgets.fmt import num, signed
+from tui.widgets.key_footer import KeyFooter
 
 
 def open_orders(plan: TradePlan) -> list[Order]:
@@ -87,7 +88,7 @@ class OrderPickerScreen(GuardedModal[str | None]):
                                       id=o.order_id) for o in self.orders], id="picker-orders")
             yield Static("", id="guard-hint")
             yield Static("↑ / ↓ choose · enter: preview the cancel (nothing is sent yet) · esc: back", classes="hint")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         ol = self.query_one(OptionList)
