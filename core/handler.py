@@ -34,7 +34,7 @@ from core.handler_netting import consolidate, true_up
 from core.handler_orders import OrderOps
 from core.handler_restop import restore_stops
 from core.handler_stale import retranslate, stale_plans
-from core.journal import Journal
+from core.journal import Journal, count_of
 from core.ledger import Ledger, LedgerError
 from core.ledger_schema import gc_paused, trusted
 from core.models import (
@@ -200,7 +200,7 @@ class ExecutionHandler:
         with self.ledger.transaction() if shared else contextlib.nullcontext():
             self._journal_big("send", batch.directive_id, lambda: {
                 "directive": directive.model_dump(mode="json"), "batch": batch.to_dict(), "digest": digest,
-                "summary": f"{len(batch.commands)} command" + ("" if len(batch.commands) == 1 else "s"),
+                "summary": count_of(len(batch.commands), "command"),
             })
             if halt_desk:
                 self._journal("halt", batch.directive_id, {"summary": "desk HALTED by flatten-all"})

@@ -23,8 +23,8 @@ from core.decimals import dec_str
 from core.directives import StrategyDirective
 from core.ledger_base import LedgerBase, LedgerError
 
-__all__ = ["Journal", "JournalEntry", "JournalError", "current_operator", "journal_preview", "preview_payload",
-           "preview_summary", "record_preview"]
+__all__ = ["Journal", "JournalEntry", "JournalError", "count_of", "current_operator", "journal_preview",
+           "preview_payload", "preview_summary", "record_preview"]
 
 JOURNAL_SCHEMA = (
     "CREATE TABLE IF NOT EXISTS journal ("
@@ -224,15 +224,16 @@ def preview_payload(directive: StrategyDirective, batch: ExecutionBatch) -> str:
             f'"summary":{json.dumps(preview_summary(batch))}}}')
 
 
-def _count(n: int, word: str) -> str:
+def count_of(n: int, word: str) -> str:
+    """'1 command', '3 commands'."""
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def preview_summary(batch: ExecutionBatch) -> str:
     """One line for the journal's readers: "3 commands previewed", "refused: 1 error", with warnings counted."""
-    text = (f"refused: {_count(len(batch.errors), 'error')}" if batch.errors
-            else f"{_count(len(batch.commands), 'command')} previewed")
-    return text + (f", {_count(len(batch.warnings), 'warning')}" if batch.warnings else "")
+    text = (f"refused: {count_of(len(batch.errors), 'error')}" if batch.errors
+            else f"{count_of(len(batch.commands), 'command')} previewed")
+    return text + (f", {count_of(len(batch.warnings), 'warning')}" if batch.warnings else "")
 
 
 def journal_preview(

@@ -111,7 +111,7 @@ class LiveView:
 
     def _fresh(self, row: PlanRow) -> PlanRow:
         rules = self._markets.get(row.symbol)
-        return row if rules is None or rules.mark_price == row.mark else row.with_mark(rules.mark_price)
+        return row.at_mark(None if rules is None else rules.mark_price)
 
     def markets(self) -> dict[str, MarketRules]:
         """Market rules with the newest marks."""

@@ -48,6 +48,10 @@ class PlanRow:
     def with_mark(self, mark: Decimal) -> PlanRow:
         return replace(self, mark=mark, upnl=unrealised(self.net, self.avg_entry, mark))
 
+    def at_mark(self, mark: Decimal | None) -> PlanRow:
+        """This row priced at `mark`: itself when there is no mark or it is priced at it already."""
+        return self if mark is None or mark == self.mark else self.with_mark(mark)
+
     def matches(self, needle: str) -> bool:
         """Filter: case-insensitive substring of plan id, symbol, side (or long/short) or status."""
         if not needle:
@@ -70,8 +74,7 @@ class PricedRows(Mapping[str, PlanRow]):
         done = self._priced.get(plan_id)
         if done is None:
             row = self._rows[plan_id]
-            mark = self._marks.get(row.symbol)
-            done = self._priced[plan_id] = row if mark is None or mark == row.mark else row.with_mark(mark)
+            done = self._priced[plan_id] = row.at_mark(self._marks.get(row.symbol))
         return done
 
     def __contains__(self, plan_id: object) -> bool:

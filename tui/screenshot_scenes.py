@@ -8,7 +8,20 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tui.screenshots import FROZEN, Desk, Pilot, Scene, fill, preview_screen, screen_of, select, sent, settle, until
+from tui.screenshots import (
+    FROZEN,
+    Desk,
+    Pilot,
+    Scene,
+    form_preview,
+    preview_screen,
+    screen_of,
+    select,
+    sent,
+    settle,
+    stop_fill,
+    until,
+)
 
 Size = tuple[int, int]
 
@@ -58,10 +71,8 @@ async def _alerts(pilot: Pilot, desk: Desk) -> None:
         return any(a.kind is kind and a.subject == subject for a in app.alerts.active())
 
     await until(pilot, lambda: alerted(AlertKind.UNPROTECTED, "TPL_4"), what="the UNPROTECTED alert")
-    desk.engine.set_mark("BTCUSDT", Decimal("97000"), FROZEN)
+    await stop_fill(pilot, desk)
     await until(pilot, lambda: alerted(AlertKind.STOP_FILLED, "TPL_1"), what="the stop-fill alert")
-    await until(pilot, lambda: (p := desk.ledger.get_plan("TPL_1")).net_position == 0 and not p.open_orders,
-                what="the take profit the stop fill orphaned cancelled")
 
     def realised() -> bool:  # the stop's loss (1 BTC, 100,000 -> 97,000) is in the exposure pane's day total
         app.poll()
@@ -79,12 +90,7 @@ async def _journal(pilot: Pilot, desk: Desk) -> None:
     from tui.screens.journal_screen import JournalScreen
     from tui.widgets.activity import ActivityLog
 
-    await select(pilot, "TPL_1")
-    await pilot.press("t")
-    await screen_of(pilot, StopScreen)
-    await fill(pilot, "#value", "99000")
-    await pilot.press("enter")
-    screen = await preview_screen(pilot)
+    screen = await form_preview(pilot, "TPL_1", "t", StopScreen, "99000")
     await pilot.press("y")
     await sent(pilot, screen)
     await pilot.press("escape")
@@ -134,10 +140,7 @@ async def _exposure(pilot: Pilot, desk: Desk) -> None:
 
     app = pilot.app
     app.pnl_interval = 0.0
-    desk.engine.set_mark("BTCUSDT", Decimal("97000"), FROZEN)  # TPL_1's stop fills: a realised loss
-
-    await until(pilot, lambda: (p := desk.ledger.get_plan("TPL_1")).net_position == 0 and not p.open_orders,
-                what="the stop fill and the take profit it orphaned cancelled")
+    await stop_fill(pilot, desk)  # a realised loss
 
     def realised() -> bool:
         app.poll()
@@ -180,12 +183,7 @@ async def _loosen(pilot: Pilot, desk: Desk) -> None:
     from tui.screens.action_inputs import StopScreen
     from tui.screens.loosen_confirm import LoosenConfirmScreen
 
-    await select(pilot, "TPL_1")
-    await pilot.press("t")
-    await screen_of(pilot, StopScreen)
-    await fill(pilot, "#value", "97000")
-    await pilot.press("enter")
-    await preview_screen(pilot, readable=False)
+    await form_preview(pilot, "TPL_1", "t", StopScreen, "97000", readable=False)
     await pilot.press("L")
     await screen_of(pilot, LoosenConfirmScreen)
 

@@ -177,6 +177,24 @@ async def sent(pilot: Pilot, screen: Any, timeout: float = 8.0) -> Any:
     return screen
 
 
+async def form_preview(pilot: Pilot, plan_id: str, key: str, form: type, value: str, *,
+                       readable: bool = True) -> Any:
+    """Select the plan, open its form with `key`, type `value` and press enter: the preview on screen."""
+    await select(pilot, plan_id)
+    await pilot.press(key)
+    await screen_of(pilot, form)
+    await fill(pilot, "#value", value)
+    await pilot.press("enter")
+    return await preview_screen(pilot, readable=readable)
+
+
+async def stop_fill(pilot: Pilot, desk: Desk) -> None:
+    """The market falls through TPL_1's stop (98,000): the stop fills and the take profit it orphaned is cancelled."""
+    desk.engine.set_mark("BTCUSDT", Decimal("97000"), FROZEN)
+    await until(pilot, lambda: (p := desk.ledger.get_plan("TPL_1")).net_position == 0 and not p.open_orders,
+                what="the stop fill and the take profit it orphaned cancelled")
+
+
 async def fill(pilot: Pilot, selector: str, text: str) -> None:
     inp = pilot.app.screen.query_one(selector)
     inp.focus()
@@ -228,12 +246,7 @@ async def _new_plan(pilot: Pilot, desk: Desk) -> None:
 async def _warnings(pilot: Pilot, desk: Desk) -> None:
     from tui.screens.action_inputs import ScaleScreen
 
-    await select(pilot, "TPL_3")
-    await pilot.press("s")
-    await screen_of(pilot, ScaleScreen)
-    await fill(pilot, "#value", "0.01")
-    await pilot.press("enter")
-    screen = await preview_screen(pilot)
+    screen = await form_preview(pilot, "TPL_3", "s", ScaleScreen, "0.01")
     assert screen.batch.warnings and not screen.batch.errors
 
 
@@ -289,9 +302,7 @@ async def _stale(pilot: Pilot, desk: Desk) -> None:
     await select(pilot, "TPL_1")
     await pilot.press("c")
     screen = await preview_screen(pilot)
-    desk.engine.set_mark("BTCUSDT", Decimal("97000"), FROZEN)  # the market falls through TPL_1's stop
-    await until(pilot, lambda: (p := desk.ledger.get_plan("TPL_1")).net_position == 0 and not p.open_orders,
-                what="the stop fill and the take profit it orphaned cancelled")
+    await stop_fill(pilot, desk)
     await pilot.press("y")
     await sent(pilot, screen)
 

@@ -127,8 +127,7 @@ class PlansTable(SortAndMarks, FastDataTable):
         agg[1] += sign * row.avg_entry * row.net
 
     def current(self, row: PlanRow) -> PlanRow:
-        mark = self._marks.get(row.symbol)
-        return row if mark is None or mark == row.mark else row.with_mark(mark)
+        return row.at_mark(self._marks.get(row.symbol))
 
     def _cells(self, row: PlanRow) -> tuple[Cell, ...]:
         return cells_of(self.current(row), row.plan_id in self._marked, row.symbol in self._stale)
