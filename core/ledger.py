@@ -212,7 +212,14 @@ class Ledger(LedgerBulk):
             return True
 
     def close_if_flat(self, plan_id: str) -> bool:
-        """Close the plan if it is flat and has no open order. True when the plan is CLOSED after the call."""
+        """Close the plan if it is flat and has no open order. True when the plan is CLOSED after the call. A plan
+        that stays as it is is only read (no write transaction: every final order update of the event stream asks)."""
+        with self._read() as c:
+            row = self._plan_row(c, plan_id, "close_if_flat")
+            if plan_status(row[3]) is PlanStatus.CLOSED:
+                return True
+            if Decimal(row[4]) != 0 or self._has_open_orders(c, plan_id):
+                return False
         with self._tx() as c:
             row = self._plan_row(c, plan_id, "close_if_flat")
             if plan_status(row[3]) is PlanStatus.CLOSED:

@@ -82,9 +82,32 @@ def apply_venue_order(
 ) -> Order:
     """Apply a venue snapshot of `order` to the ledger. The order is re-read from the ledger first (a caller's copy
     may be old) unless `fresh` says the caller has just read it. Returns the updated ledger order. With `close`, a
-    plan left flat without open orders is closed. Its writes (fill, status, close) are one transaction."""
+    plan left flat without open orders is closed. Its writes (fill, status, close) are one transaction.
+
+    A snapshot that changes nothing (most often the echo, on the event stream, of an answer the handler has already
+    written: a replaced stop's CANCELLED and its replacement's OPEN) opens no write transaction."""
+    if not fresh:  # a read outside the write transaction; the write reads it again inside it
+        found = ledger.get_order(order.order_id)
+        if found is not None:
+            order = found[1]
+    if changes_nothing(order, venue):
+        if close and order.status.is_final:
+            ledger.close_if_flat(plan_id)
+        return order
     with ledger.transaction():
         return _apply_venue_order(ledger, plan_id, order, venue, now=now, close=close, fresh=fresh)
+
+
+def changes_nothing(order: Order, venue: VenueOrder) -> bool:
+    """Whether applying the venue snapshot to the ledger's `order` would write nothing: it is stale, or it reports
+    the status and filled quantity the ledger already has (and no fee that may still be missing)."""
+    if _is_stale(order, venue):
+        return True
+    target = venue.status
+    if target is OrderStatus.PARTIALLY_FILLED and venue.filled_quantity == 0:
+        target = OrderStatus.OPEN
+    return (venue.filled_quantity == order.filled_quantity and target == order.status
+            and not (venue.fee > 0 and order.filled_quantity > 0))
 
 
 def _apply_venue_order(ledger: Ledger, plan_id: str, order: Order, venue: VenueOrder, *, now: str, close: bool,

@@ -48,6 +48,33 @@ async def test_the_same_snapshot_applied_twice_changes_the_ledger_once() -> None
     assert_consistent(desk)
 
 
+async def test_a_snapshot_that_changes_nothing_opens_no_write_transaction() -> None:
+    """The event stream echoes every answer the handler has already written (a replaced stop's CANCELLED, its
+    replacement's OPEN): under a busy feed that was four write transactions per fill for nothing."""
+    desk = await make_desk()
+    await open_plan(desk, stop=None)
+    order = await placed(desk, "c-1")
+    vo = desk.engine.get(BTC, "c-1")
+    assert vo is not None and vo.status is OrderStatus.OPEN
+    apply_venue_order(desk.ledger, "TPL_1", order, vo)  # PENDING -> OPEN: a write
+    statements: list[str] = []
+    desk.ledger._conn.set_trace_callback(statements.append)
+    try:
+        version = desk.plan("TPL_1").version
+        statements.clear()
+        again = apply_venue_order(desk.ledger, "TPL_1", order, vo)  # the echo
+        assert again.status is OrderStatus.OPEN and desk.plan("TPL_1").version == version
+        assert not [s for s in statements if s.startswith(("BEGIN IMMEDIATE", "UPDATE", "INSERT"))], statements
+        desk.ledger.close_if_flat("TPL_1")  # a plan that stays open is only read
+        assert not [s for s in statements if s.startswith(("BEGIN IMMEDIATE", "UPDATE", "INSERT"))], statements
+        part = replace(vo, status=OrderStatus.PARTIALLY_FILLED, filled_quantity=D("0.5"), avg_fill_price=D("99000"))
+        apply_venue_order(desk.ledger, "TPL_1", order, part)  # a real change still writes, in one transaction
+        assert sum(1 for s in statements if s.startswith("BEGIN IMMEDIATE")) == 1
+    finally:
+        desk.ledger._conn.set_trace_callback(None)
+    assert desk.plan("TPL_1").orders[-1].filled_quantity == D("0.5")  # (a made-up fill: the venue has none)
+
+
 async def test_partial_snapshots_record_the_price_of_each_new_part() -> None:
     desk = await make_desk()
     await open_plan(desk, stop=None)
