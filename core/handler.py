@@ -27,6 +27,7 @@ from decimal import Decimal
 from core.batch import CancelOrder, ExecuteTrade, ExecutionBatch, ModifyOrder
 from core.connector import ConnectorError, IExecutionConnector
 from core.directives import Scope, StrategyDirective
+from core.gc_hold import gc_paused
 from core.handler_cancel_all import cancel_all_calls
 from core.handler_fills import record_fills
 from core.handler_gc import old_objects_frozen
@@ -36,7 +37,7 @@ from core.handler_restop import restore_stops
 from core.handler_stale import retranslate, stale_plans
 from core.journal import Journal, count_of
 from core.ledger import Ledger, LedgerError
-from core.ledger_schema import gc_paused, trusted
+from core.ledger_schema import trusted
 from core.models import (
     DeskStatus,
     ExecutionGroup,

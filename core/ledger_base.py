@@ -17,6 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from core.gc_hold import gc_paused
 from core.ledger_schema import (
     ADDED_COLUMNS,
     FILL_COLS,
@@ -31,7 +32,6 @@ from core.ledger_schema import (
     desk_status,
     enc,
     fill_from_row,
-    gc_paused,
     group_dict,
     group_from_row,
     group_of,
