@@ -284,7 +284,7 @@ class DeskActions(ManyPlanActions):
         self._await(future, "preview", show)
 
     def on_preview_screen_painted(self, event: PreviewScreen.Painted) -> None:
-        self.bridge.journal_pending()
+        self.bridge.preview_painted()
 
     def on_preview_screen_send_requested(self, event: PreviewScreen.SendRequested) -> None:
         screen = event.screen

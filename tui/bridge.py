@@ -27,10 +27,10 @@ from typing import Any, TypeVar
 from core.batch import ExecutionBatch
 from core.connector import IExecutionConnector
 from core.directives import Scope, StrategyDirective
+from core.gc_hold import GcHold
 from core.handler import ExecutionHandler
 from core.journal import record_preview
 from core.ledger import Ledger
-from core.ledger_schema import gc_paused
 from core.models import DeskStatus, LedgerState, TradePlan
 from core.outcomes import CommandOutcome, ExecutionReport
 from core.reconcile import sync
@@ -71,6 +71,8 @@ class DeskBridge(LiveView):
     #: and the confirmation guard holds a send back anyway). It is always written before anything is sent after it
     #: (see _flush_journal).
     journal_delay: float = 1.0
+    #: the longest a preview keeps the cyclic collector paused when the console never says it painted it
+    gc_hold_limit: float = 2.0
 
     def __init__(
         self,
@@ -113,6 +115,8 @@ class DeskBridge(LiveView):
         #: before a send, a journal read or the shutdown (DeskBridge._flush_journal)
         self._unjournaled: list[tuple[StrategyDirective, ExecutionBatch]] = []
         self._journal_handle: asyncio.TimerHandle | None = None
+        #: the collector pauses of the previews not painted yet (core.gc_hold)
+        self._gc_holds: list[GcHold] = []
 
     # ---------------------------------------------------------------------------------------------- lifecycle
 
@@ -164,6 +168,7 @@ class DeskBridge(LiveView):
         thread.join(timeout)
         if not thread.is_alive():
             loop.close()
+        self._release_gc_holds()  # their timers went with the loop
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> Future[T]:
         """Run a coroutine on the bridge loop."""
@@ -316,9 +321,36 @@ class DeskBridge(LiveView):
 
     def _preview(self, directive: StrategyDirective) -> Preview:
         # A flatten of 2,000 plans makes 22,000 commands and a 20,000-order view: no collections over the whole
-        # heap while they are made (nothing here forms cycles)
-        with gc_paused():
-            return self._build_preview(directive)
+        # heap while they are made (nothing here forms cycles). The pause lasts until the console has painted
+        # the preview (preview_painted) or gc_hold_limit has passed: the pass over what was made here comes after
+        # the picture, not between the key and it.
+        hold = GcHold()
+        try:
+            preview = self._build_preview(directive)
+        except BaseException:
+            hold.release()
+            raise
+        with self._lock:
+            self._gc_holds.append(hold)
+        loop = self._loop
+        try:
+            assert loop is not None
+            loop.call_soon_threadsafe(loop.call_later, self.gc_hold_limit, hold.release)
+        except (AssertionError, RuntimeError):  # the loop is gone: nothing will paint it
+            hold.release()
+        return preview
+
+    def preview_painted(self) -> None:
+        """The console has painted a preview (the operator is reading it): the collector runs again, and the
+        previews not journaled yet are written now."""
+        self._release_gc_holds()
+        self.journal_pending()
+
+    def _release_gc_holds(self) -> None:
+        with self._lock:
+            holds, self._gc_holds = self._gc_holds, []
+        for hold in holds:
+            hold.release()
 
     def _build_preview(self, directive: StrategyDirective) -> Preview:
         from core.worker import translate

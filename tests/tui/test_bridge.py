@@ -84,6 +84,24 @@ def test_preview_reads_beside_the_writer_and_is_journaled(desk: Desk) -> None:
     wait_for(lambda: bool(desk.bridge.runtime.journal.entries(directive_id="STR_B1", kind="preview")))
 
 
+def test_a_preview_keeps_the_collector_paused_until_it_is_painted_or_a_time_limit(desk: Desk) -> None:
+    """The young-generation pass over what a preview made, and any pass over the older generations, fall after the
+    preview is on screen (core.gc_hold), not between the key and the picture."""
+    import gc
+
+    assert gc.isenabled()
+    directive = StrategyDirective(directive_id="STR_G1", scope=Scope.CLOSE_EXISTING, target_plan_ids=["TPL_2"])
+    desk.bridge.preview(directive).result(timeout=5)
+    assert not gc.isenabled()  # the batch is in hand; the console has not painted it yet
+    desk.bridge.preview_painted()
+    wait_for(gc.isenabled)
+    desk.bridge.gc_hold_limit = 0.2  # a preview that is never painted (a failed push, a test) lets go by itself
+    desk.bridge.preview(directive.model_copy(update={"directive_id": "STR_G2"})).result(timeout=5)
+    assert not gc.isenabled()
+    wait_for(gc.isenabled, timeout=2)
+    wait_for(lambda: bool(desk.bridge.runtime.journal.entries(directive_id="STR_G2", kind="preview")))
+
+
 def test_send_reports_outcomes_on_the_bridge_thread(desk: Desk) -> None:
     directive = StrategyDirective(directive_id="STR_B2", scope=Scope.CLOSE_EXISTING, target_plan_ids=["TPL_5"])
     preview = desk.bridge.preview(directive).result(timeout=5)
