@@ -98,6 +98,7 @@ class PreviewScreen(ReadGuard, ModalScreen[None]):
         self.report: ExecutionReport | None = None
         self.left_open: list[str] = []  # plans of a flatten not flat at its end
         self.outcomes: dict[tuple[int, int], CommandOutcome] = {}
+        self._tables: list[VirtualTable] = []
         b = self.batch
         if b.errors:
             self.state = PreviewState.BLOCKED
@@ -126,6 +127,7 @@ class PreviewScreen(ReadGuard, ModalScreen[None]):
         yield KeyFooter()
 
     def on_mount(self) -> None:
+        self._tables = list(self.query(VirtualTable))
         order = send_order(self.batch)
         self.query_one("#preview-commands", VirtualTable).set_lazy(command_keys(self.preview, order),
                                                                   lambda i: command_row(self.preview, order[i]))
@@ -148,7 +150,10 @@ class PreviewScreen(ReadGuard, ModalScreen[None]):
 
     def on_unmount(self) -> None:
         """Let go of the batch: a closed screen can linger until the GC's next full pass, and a flatten preview
-        of 2,000 plans holds tens of thousands of commands and orders."""
+        of 2,000 plans holds tens of thousands of commands and orders; its tables as many row keys."""
+        for table in self._tables:  # (held: the children are gone from the DOM by now)
+            table.release()
+        self._tables = []
         empty = ExecutionBatch(directive_id=self.batch.directive_id, scope=self.batch.scope)
         self.preview = Preview(batch=empty)
         self.batch = empty

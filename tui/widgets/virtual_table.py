@@ -65,6 +65,11 @@ class VirtualTable(ScrollView, can_focus=True):
         self._index = {k: i for i, k in enumerate(self._keys)}
         self._resize()
 
+    def release(self) -> None:
+        """Drop every row (a closing screen): a closed screen lingers in its widget cycles until the collector's
+        next pass over the older generations, and that pass would scan every row key it still held."""
+        self._keys, self._rows, self._index, self._make = [], [], {}, None
+
     def _cells(self, i: int) -> Sequence[Cell]:
         cells = self._rows[i]
         if cells is None:
