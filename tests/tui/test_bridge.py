@@ -82,6 +82,8 @@ def test_preview_reads_beside_the_writer_and_is_journaled(desk: Desk) -> None:
                                                    [c.order_id for c in preview.batch.commands
                                                     if c.action == "CANCEL_ORDER"])  # type: ignore[union-attr]
     wait_for(lambda: bool(desk.bridge.runtime.journal.entries(directive_id="STR_B1", kind="preview")))
+    rt = desk.bridge.runtime
+    assert rt.journal.shares(rt.ledger)  # one connection: the supervisor's notes join the ledger's group commits
 
 
 def test_a_preview_keeps_the_collector_paused_until_it_is_painted_or_a_time_limit(desk: Desk) -> None:
