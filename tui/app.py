@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
 from core.models import DeskStatus
@@ -39,6 +39,7 @@ from tui.widgets.detail import PlanDetail
 from tui.widgets.exposure_pane import ExposurePane
 from tui.widgets.fmt import pnl
 from tui.widgets.header import DeskCounts, DeskHeader
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.plans_table import PlansTable
 
 T = TypeVar("T")
@@ -136,7 +137,7 @@ class PlanDeskApp(AlertsMixin, DeskViewsMixin, OrderActions, DeskActions, App[No
                 yield ExposurePane(id="exposure")
                 yield Static("activity", classes="pane-title")
                 yield ActivityLog(id="log")
-        yield Footer()
+        yield KeyFooter(palette=True)
 
     def on_mount(self) -> None:
         self._table = self.query_one(PlansTable)

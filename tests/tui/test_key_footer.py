@@ -63,3 +63,38 @@ async def test_hints_follow_the_keymap_and_the_bindings_and_a_click_presses_the_
         assert key == "s" and not enabled
         line = footer.render()
         assert line.get_style_at_offset(app.console, str(line).index(" s ") + 1).dim
+
+
+class Desk(App[None]):
+    BINDINGS = [Binding("t", "stop", "Stop", id="desk.stop"), Binding("q", "quit", "Quit", id="desk.quit")]
+
+    def compose(self) -> ComposeResult:
+        yield Static("desk")
+        yield KeyFooter(palette=True)
+
+    def action_stop(self) -> None:
+        pass
+
+
+async def test_the_main_screens_key_line_shows_the_palette_key_at_its_right_edge_and_a_click_opens_it() -> None:
+    from textual.command import CommandPalette
+
+    app = Desk()
+    async with app.run_test(size=(60, 10)) as pilot:
+        await pilot.pause()
+        footer = app.query_one(KeyFooter)
+        line = str(footer.render())
+        assert line.startswith(" t Stop  q Quit ")
+        assert line.endswith("▏^p palette ") and len(line) == 60  # as Textual's Footer: docked right
+        await pilot.click(KeyFooter, offset=(50, 0))  # on "^p"
+        await pilot.pause()
+        assert isinstance(app.screen, CommandPalette)
+
+
+async def test_on_a_narrow_terminal_the_keys_are_cut_and_the_palette_key_stays() -> None:
+    app = Desk()
+    async with app.run_test(size=(20, 10)) as pilot:
+        await pilot.pause()
+        line = str(app.query_one(KeyFooter).render())
+        assert line == " t Stop ▏^p palette " and len(line) == 20
+
