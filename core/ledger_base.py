@@ -63,6 +63,7 @@ from core.models import (
 )
 
 OPEN_STATUSES = tuple(s.value for s in OrderStatus if s.is_open)
+_LIVE = tuple(s for s in OrderStatus if s.is_open)  # `in` a tuple compares in C (no Enum.__hash__ call)
 _OPEN_IN = "(" + ",".join(f"'{s}'" for s in OPEN_STATUSES) + ")"
 _IN_IDS = " IN (SELECT value FROM json_each(?))"
 #: cached per plan: (version, order field dicts, group field dicts)
@@ -289,13 +290,14 @@ class LedgerBase:
 
     # -- loading plans --------------------------------------------------------------------------------------------
 
-    def _load_plans(self, c: sqlite3.Connection, plan_ids: list[str] | None, *, fills: bool = True) -> list[TradePlan]:
+    def _load_plans(self, c: sqlite3.Connection, plan_ids: list[str] | None, *, fills: bool = True,
+                    live_only: bool = False) -> list[TradePlan]:
         """Plans with their orders and groups (and fills if asked), in creation order.
 
         Orders and groups are cached per plan and version (plus an epoch that changes on import): every change to
         them bumps the plan version in the same transaction, so a cached entry at the current version is current.
         Callers always get fresh copies. The cache is neither read nor filled inside a write transaction (its
-        changes might still roll back)."""
+        changes might still roll back). `live_only`: the orders that may still be working only (see state)."""
         params: tuple[str, ...] = ()
         where = ""
         if plan_ids is not None:
@@ -306,7 +308,7 @@ class LedgerBase:
             plan_rows = c.execute(f"SELECT {PLAN_COLS} FROM plans{where} ORDER BY rowid", params).fetchall()
             if not plan_rows:
                 return []
-            parts = self._parts(c, plan_rows, where, params)
+            parts = self._parts(c, plan_rows, where, params, live_only=live_only)
             fls: dict[str, list[Fill]] = {}
             if fills:
                 for r in c.execute(f"SELECT {FILL_COLS} FROM fills{where} ORDER BY rowid", params):
@@ -314,7 +316,8 @@ class LedgerBase:
             return [plan_from_row(r, *parts[r[0]], fls.get(r[0])) for r in plan_rows]
 
     def _parts(
-        self, c: sqlite3.Connection, plan_rows: list[Any], where: str, params: tuple[str, ...]
+        self, c: sqlite3.Connection, plan_rows: list[Any], where: str, params: tuple[str, ...], *,
+        live_only: bool = False,
     ) -> dict[str, tuple[list[Order], list[ExecutionGroup]]]:
         """Orders and groups per plan id, from the cache where the plan version matches, else from the database."""
         use_cache = not self._writing
@@ -339,17 +342,21 @@ class LedgerBase:
                     entry[2].append(group_dict(r))
             if not use_cache:
                 return {
-                    pid: ([trusted(Order, o) for o in e[1]], [trusted(ExecutionGroup, g) for g in e[2]])
+                    pid: ([trusted(Order, o) for o in e[1] if not live_only or o["status"] in _LIVE],
+                          [trusted(ExecutionGroup, g) for g in e[2]])
                     for pid, e in fresh.items()
                 }
             cache.update(fresh)
+        if live_only:
+            return {r[0]: ([order_of(o) for o in cache[r[0]][1] if o["status"] in _LIVE],
+                           [group_of(g) for g in cache[r[0]][2]]) for r in plan_rows}
         return {
             r[0]: ([order_of(o) for o in cache[r[0]][1]], [group_of(g) for g in cache[r[0]][2]]) for r in plan_rows
         }
 
-    def _snapshot(self, plan_ids: list[str] | None, *, fills: bool) -> LedgerState:
+    def _snapshot(self, plan_ids: list[str] | None, *, fills: bool, live_only: bool = False) -> LedgerState:
         with self._read() as c:
-            plans = self._load_plans(c, plan_ids, fills=fills)
+            plans = self._load_plans(c, plan_ids, fills=fills, live_only=live_only)
             return trusted(
                 LedgerState,
                 {
@@ -367,11 +374,17 @@ class LedgerBase:
         desk and limits. ``model_dump(mode="json")`` of it is the DESIGN.md section 5 format."""
         return self._snapshot(None, fills=True)
 
-    def state(self, plan_ids: Iterable[str] | None = None, *, fills: bool = False) -> LedgerState:
+    def state(self, plan_ids: Iterable[str] | None = None, *, fills: bool = False,
+              live_only: bool = False) -> LedgerState:
         """Worker input: markets, desk, limits and the given plans (all if None; unknown ids are simply absent)
-        with all their orders and groups. Fills are left out unless ``fills=True`` (the worker never needs them)."""
+        with all their orders and groups. Fills are left out unless ``fills=True`` (the worker never needs them).
+
+        ``live_only``: each plan with only the orders that may still be working (plan.orders == plan.open_orders).
+        Every directive but a cancel_directive reads no other (a cancel of an order that is no longer open says
+        which status it has). Each stop resize leaves a cancelled order behind: after a busy day most of a plan's
+        orders are its history, and a view kept live under the feed reads the changed plans many times a second."""
         ids = None if plan_ids is None else list(dict.fromkeys(plan_ids))
-        return self._snapshot(ids, fills=fills)
+        return self._snapshot(ids, fills=fills, live_only=live_only)
 
     # -- plan and order reads ------------------------------------------------------------------------------------
 

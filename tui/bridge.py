@@ -356,7 +356,11 @@ class DeskBridge(LiveView):
         from core.worker import translate
 
         reader = self._read()
-        state = self._state_for(reader, self._scope_ids(directive, set(reader.limits().max_position)))
+        scope = self._scope_ids(directive, set(reader.limits().max_position))
+        if directive.cancel_directive is not None:  # it names orders that may be history: the whole plans
+            state = reader.state(scope)
+        else:
+            state = self._state_for(reader, scope)
         mark_ts = self.mark_times()
         with self._lock:
             newest = {s: r.mark_price for s, r in self._markets.items()}
@@ -377,12 +381,12 @@ class DeskBridge(LiveView):
                        retry_note=retry_note_of(directive, batch))
 
     def _state_for(self, reader: Ledger, plan_ids: list[str] | None) -> LedgerState:
-        """What reader.state(plan_ids) returns, built from the plans the view already holds (self._plans): their
-        versions are checked against the ledger first, and only the plans that changed since the view read them
-        (or that it does not know) are read again. Every change to a plan bumps its version in the same
-        transaction, so a plan at the ledger's version is the ledger's plan: the preview is never built from
-        stale data (and the handler checks the versions again at send time, DESIGN §3). Markets, desk and
-        limits are read after the versions, in the read of the changed plans."""
+        """What reader.state(plan_ids, live_only=True) returns, built from the plans the view already holds
+        (self._plans, their live orders only): their versions are checked against the ledger first, and only the
+        plans that changed since the view read them (or that it does not know) are read again. Every change to a
+        plan bumps its version in the same transaction, so a plan at the ledger's version is the ledger's plan:
+        the preview is never built from stale data (and the handler checks the versions again at send time,
+        DESIGN §3). Markets, desk and limits are read after the versions, in the read of the changed plans."""
         if plan_ids is None:
             versions = reader.all_plan_versions()
             ids = list(versions)
@@ -395,7 +399,7 @@ class DeskBridge(LiveView):
             if plan_ids is not None and len(ids) > 1:  # ledger order, as reader.state gives it (= the rows' order)
                 rank = {pid: i for i, pid in enumerate(self._rows)}
         again = [pid for pid in ids if pid in versions and pid not in held]
-        fresh = reader.state(again)  # (with no plans: markets, desk and limits only)
+        fresh = reader.state(again, live_only=True)  # (with no plans: markets, desk and limits only)
         by_id = {p.plan_id: p for p in fresh.plans}
         found = [p for pid in ids if (p := held.get(pid) or by_id.get(pid)) is not None]
         if rank is not None:

@@ -175,7 +175,7 @@ class LiveView:
             if not ids:
                 return
             self._stale -= ids
-            changed = self._store(self._rt().ledger.state(sorted(ids)).plans)
+            changed = self._store(self._rt().ledger.state(sorted(ids), live_only=True).plans)
             with self._lock:  # the flusher may have stored one of them already, without telling the UI
                 changed = changed or any(pid in self._dirty for pid in ids)
             if changed:
@@ -289,12 +289,12 @@ class LiveView:
         if not self._stale:
             return
         ids, self._stale = sorted(self._stale), set()
-        if self._store(self._rt().ledger.state(ids).plans) and notify:
+        if self._store(self._rt().ledger.state(ids, live_only=True).plans) and notify:
             self._notify_ui()
 
     def _load_all(self) -> None:
         ledger = self._rt().ledger
-        state = ledger.state()
+        state = ledger.state(live_only=True)  # the view holds each plan's live orders (Ledger.state)
         with self._lock:
             self._markets = dict(state.markets)
             self._desk = state.desk.state

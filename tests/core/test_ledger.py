@@ -331,6 +331,27 @@ def test_get_open_plan_reads_the_open_orders_and_groups_only(ledger: Ledger) -> 
     assert ledger.get_open_plan("NOPE") is None
 
 
+def test_state_live_only_gives_each_plan_its_live_orders_from_the_cache_and_from_the_database(
+        ledger: Ledger) -> None:
+    ledger.create_plan("P", "BTCUSDT", Side.BUY)
+    ledger.add_group("P", ExecutionGroup(group_id="G", directive_id="STR_1"))
+    trade(ledger, "P", "E1", Side.BUY, "2", "100")
+    ledger.write_ahead("P", order("S1", Side.SELL, "2", role=OrderRole.STOP_LOSS, group="G"))
+    ledger.update_order("S1", status=OrderStatus.CANCELLED, reason="resized")
+    ledger.write_ahead("P", order("S2", Side.SELL, "2", role=OrderRole.STOP_LOSS, group="G"))
+    ledger.update_order("S2", status=OrderStatus.OPEN)
+    full = ledger.state(["P"]).plans[0]
+    assert [o.order_id for o in full.orders] == ["E1", "S1", "S2"]
+    for _ in range(2):  # the first read fills the per-version cache, the second reads from it
+        [live] = ledger.state(["P"], live_only=True).plans
+        assert [o.order_id for o in live.orders] == ["S2"] and live.open_orders == full.open_orders
+        assert (live.version, live.net_position, live.groups) == (full.version, full.net_position, full.groups)
+    with ledger.transaction():  # inside a write transaction the cache is not used
+        [live] = ledger.state(["P"], live_only=True).plans
+    assert [o.order_id for o in live.orders] == ["S2"]
+    assert [o.order_id for o in ledger.state(["P"]).plans[0].orders] == ["E1", "S1", "S2"]  # the cache is whole
+
+
 def test_orders_with_status(ledger: Ledger) -> None:
     ledger.import_snapshot(rich_state())
     got = ledger.orders_with_status([OrderStatus.OPEN, OrderStatus.CANCELLED])

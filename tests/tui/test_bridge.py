@@ -104,6 +104,29 @@ def test_a_preview_keeps_the_collector_paused_until_it_is_painted_or_a_time_limi
     wait_for(lambda: bool(desk.bridge.runtime.journal.entries(directive_id="STR_G2", kind="preview")))
 
 
+def test_the_view_holds_the_live_orders_and_a_cancel_of_an_order_that_is_history_names_its_status(desk: Desk) -> None:
+    """After a busy day most of a plan's orders are history (each stop resize leaves a cancelled one): the view and
+    the previews built from it read the live orders only; a cancel_directive reads the whole plans."""
+    from core.directives import CancelDirective
+
+    full = desk.ledger.get_plan("TPL_2")
+    assert full is not None
+    done = [o for o in full.orders if not o.is_open]
+    assert done and len(full.open_orders) < len(full.orders)
+    held = desk.bridge._plans["TPL_2"]
+    assert [o.order_id for o in held.orders] == [o.order_id for o in full.open_orders]
+    close = StrategyDirective(directive_id="STR_L1", scope=Scope.CLOSE_EXISTING, target_plan_ids=["TPL_2"])
+    preview = desk.bridge.preview(close).result(timeout=5)
+    assert preview.batch.ok and {c.order_id for c in preview.batch.commands if c.action == "CANCEL_ORDER"} == {
+        o.order_id for o in full.open_orders}  # type: ignore[union-attr]
+    cancel = StrategyDirective(directive_id="STR_L2", scope=Scope.MODIFY_EXISTING, target_plan_ids=["TPL_2"],
+                               cancel_directive=CancelDirective(order_ids=[done[0].order_id]))
+    refused = desk.bridge.preview(cancel).result(timeout=5).batch
+    assert refused.errors == [f"cancel_directive.order_ids: {done[0].order_id}: is {done[0].status}, not open: "
+                              "nothing to cancel (TPL_2)"]
+    desk.bridge.preview_painted()
+
+
 def test_send_reports_outcomes_on_the_bridge_thread(desk: Desk) -> None:
     directive = StrategyDirective(directive_id="STR_B2", scope=Scope.CLOSE_EXISTING, target_plan_ids=["TPL_5"])
     preview = desk.bridge.preview(directive).result(timeout=5)

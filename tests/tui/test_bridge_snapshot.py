@@ -47,9 +47,11 @@ def test_the_held_snapshot_is_what_the_ledger_holds(desk: Desk) -> None:
     bridge = desk.bridge
     reader = bridge._read()
     ids = ["TPL_5", "TPL_2", "TPL_4"]
-    assert _dump(bridge._state_for(reader, None)) == _dump(reader.state(None))
-    assert _dump(bridge._state_for(reader, ids)) == _dump(reader.state(ids))  # ledger order, like reader.state
-    assert _dump(bridge._state_for(reader, ["TPL_404", "TPL_3"])) == _dump(reader.state(["TPL_404", "TPL_3"]))
+    live = {"live_only": True}  # the view holds each plan's live orders (Ledger.state(live_only=True))
+    assert _dump(bridge._state_for(reader, None)) == _dump(reader.state(None, **live))
+    assert _dump(bridge._state_for(reader, ids)) == _dump(reader.state(ids, **live))  # ledger order, as reader's
+    assert _dump(bridge._state_for(reader, ["TPL_404", "TPL_3"])) == _dump(reader.state(["TPL_404", "TPL_3"], **live))
+    assert _dump(reader.state(ids, **live)) != _dump(reader.state(ids))  # (the desk has history to leave out)
 
 
 def test_a_preview_reads_again_only_the_plans_that_changed(desk: Desk, monkeypatch: Any) -> None:
