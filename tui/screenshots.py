@@ -287,6 +287,13 @@ async def _flatten_progress(pilot: Pilot, desk: Desk) -> None:
         return sum(1 for o in screen.outcomes.values() if o.action == "CANCEL_ORDER" and o.status.is_final) == cancels
 
     await until(pilot, cancels_done, what="the cancels")
+    plans = screen.query_one("#preview-plans")
+
+    def rows_show_it() -> bool:  # the rows follow the bridge's view, a refresh behind the outcomes (a loaded machine)
+        pilot.app.poll()
+        return all("closing…" in plans.text_of(pid) for pid in screen.batch.plan_versions)  # type: ignore[attr-defined]
+
+    await until(pilot, rows_show_it, what="the plans' rows closing")
     await pilot.pause(0.2)
 
 
