@@ -215,22 +215,28 @@ class Ledger(LedgerBulk):
         """Close the plan if it is flat and has no open order. True when the plan is CLOSED after the call. A plan
         that stays as it is is only read (no write transaction: every final order update of the event stream asks)."""
         with self._read() as c:
-            row = self._plan_row(c, plan_id, "close_if_flat")
-            if plan_status(row[3]) is PlanStatus.CLOSED:
-                return True
-            if Decimal(row[4]) != 0 or self._has_open_orders(c, plan_id):
-                return False
+            kept = self._kept_open(c, plan_id)
+        if kept is not None:
+            return kept
         with self._tx() as c:
-            row = self._plan_row(c, plan_id, "close_if_flat")
-            if plan_status(row[3]) is PlanStatus.CLOSED:
-                return True
-            if Decimal(row[4]) != 0 or self._has_open_orders(c, plan_id):
-                return False
+            kept = self._kept_open(c, plan_id)  # again inside the write transaction
+            if kept is not None:
+                return kept
             c.execute(
                 "UPDATE plans SET status = ?, version = version + 1 WHERE plan_id = ?",
                 (PlanStatus.CLOSED.value, plan_id),
             )
             return True
+
+    def _kept_open(self, c: sqlite3.Connection, plan_id: str) -> bool | None:
+        """close_if_flat's answer when there is nothing to write (True: CLOSED already; False: a position or an
+        open order keeps it open); None when the plan is to be closed."""
+        row = self._plan_row(c, plan_id, "close_if_flat")
+        if plan_status(row[3]) is PlanStatus.CLOSED:
+            return True
+        if Decimal(row[4]) != 0 or self._has_open_orders(c, plan_id):
+            return False
+        return None
 
     def reopen(self, plan_id: str) -> None:
         """CLOSED -> ACTIVE (a new entry on a closed plan). No-op on an ACTIVE plan."""

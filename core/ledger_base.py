@@ -347,11 +347,9 @@ class LedgerBase:
                     for pid, e in fresh.items()
                 }
             cache.update(fresh)
-        if live_only:
-            return {r[0]: ([order_of(o) for o in cache[r[0]][1] if o["status"] in _LIVE],
-                           [group_of(g) for g in cache[r[0]][2]]) for r in plan_rows}
         return {
-            r[0]: ([order_of(o) for o in cache[r[0]][1]], [group_of(g) for g in cache[r[0]][2]]) for r in plan_rows
+            r[0]: ([order_of(o) for o in cache[r[0]][1] if not live_only or o["status"] in _LIVE],
+                   [group_of(g) for g in cache[r[0]][2]]) for r in plan_rows
         }
 
     def _snapshot(self, plan_ids: list[str] | None, *, fills: bool, live_only: bool = False) -> LedgerState:

@@ -334,9 +334,10 @@ class DeskBridge(LiveView):
             self._gc_holds.append(hold)
         loop = self._loop
         try:
-            assert loop is not None
+            if loop is None:
+                raise RuntimeError("no loop")
             loop.call_soon_threadsafe(loop.call_later, self.gc_hold_limit, hold.release)
-        except (AssertionError, RuntimeError):  # the loop is gone: nothing will paint it
+        except RuntimeError:  # the loop is gone (or closing): nothing will paint it
             hold.release()
         return preview
 

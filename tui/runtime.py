@@ -104,8 +104,7 @@ async def open_runtime(db: Path, connector: IExecutionConnector, *, sync: bool =
     ledger = Ledger(db)
     # the journal writes through the ledger's connection: the supervisor's notes (two per entry fill under a busy
     # feed) go in the group commit of the ledger writes they describe instead of a commit each
-    journal = Journal(ledger) if clock is None else Journal(ledger,
-                                                            clock=lambda: datetime.fromtimestamp(clock(), UTC))
+    journal = Journal(ledger, clock=None if clock is None else lambda: datetime.fromtimestamp(clock(), UTC))
     notes = await adopt_ledger_on_paper(ledger, connector, journal) if adopt else []
     for symbol, rules in (await connector.market_rules()).items():
         ledger.set_market(symbol, rules)
