@@ -325,11 +325,14 @@ class DeskBridge(LiveView):
         # the preview (preview_painted) or gc_hold_limit has passed: the pass over what was made here comes after
         # the picture, not between the key and it.
         hold = GcHold()
+        self._preview_begins()  # the venue event pump holds back meanwhile (LiveView._yield_to_preview)
         try:
             preview = self._build_preview(directive)
         except BaseException:
             hold.release()
             raise
+        finally:
+            self._preview_ends(self._loop)
         with self._lock:
             self._gc_holds.append(hold)
         loop = self._loop

@@ -104,6 +104,68 @@ def test_a_preview_keeps_the_collector_paused_until_it_is_painted_or_a_time_limi
     wait_for(lambda: bool(desk.bridge.runtime.journal.entries(directive_id="STR_G2", kind="preview")))
 
 
+def _slow_previews(desk: Desk, monkeypatch: Any) -> tuple[threading.Event, threading.Event]:
+    """Previews that wait for `go` before they are built; `started` is set when one is being built."""
+    go, started = threading.Event(), threading.Event()
+    real = desk.bridge._build_preview
+
+    def slow(directive: StrategyDirective) -> Any:
+        started.set()
+        assert go.wait(10)
+        return real(directive)
+
+    monkeypatch.setattr(desk.bridge, "_build_preview", slow)
+    return go, started
+
+
+def test_the_venue_events_wait_in_order_while_a_preview_is_built(desk: Desk, monkeypatch: Any) -> None:
+    """Under a busy feed a preview got only the CPU the event pump left it: the pump holds back while one is
+    built, and applies what waited, in order, once it is."""
+    desk.bridge.preview_precedence = 5.0
+    go, started = _slow_previews(desk, monkeypatch)
+    directive = StrategyDirective(directive_id="STR_P1", scope=Scope.CLOSE_EXISTING, target_plan_ids=["TPL_2"])
+    future = desk.bridge.preview(directive)
+    assert started.wait(5)
+    desk.engine.set_mark("BTCUSDT", D("97000"), FROZEN)  # TPL_1's stop (98,000) fills at the venue
+    time.sleep(0.6)
+    assert desk.ledger.get_plan("TPL_1").net_position != 0  # the fill waits for the preview
+    go.set()
+    assert future.result(timeout=5).batch.ok
+    wait_for(lambda: desk.ledger.get_plan("TPL_1").net_position == 0)
+    wait_for(lambda: (r := desk.bridge.row("TPL_1")) is not None and r.net == 0)
+
+
+def test_a_preview_holds_the_venue_events_back_for_a_bounded_time_only(desk: Desk, monkeypatch: Any) -> None:
+    desk.bridge.preview_precedence = 0.3
+    go, started = _slow_previews(desk, monkeypatch)
+    directive = StrategyDirective(directive_id="STR_P2", scope=Scope.CLOSE_EXISTING, target_plan_ids=["TPL_2"])
+    future = desk.bridge.preview(directive)
+    try:
+        assert started.wait(5)
+        desk.engine.set_mark("BTCUSDT", D("97000"), FROZEN)
+        wait_for(lambda: desk.ledger.get_plan("TPL_1").net_position == 0, timeout=3)  # the preview is still stuck
+        assert not future.done()
+    finally:
+        go.set()
+    assert future.result(timeout=5).batch.ok
+
+
+def test_a_preview_that_fails_lets_the_venue_events_go_at_once(desk: Desk, monkeypatch: Any) -> None:
+    desk.bridge.preview_precedence = 30.0
+
+    def broken(directive: StrategyDirective) -> Any:
+        time.sleep(0.2)
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(desk.bridge, "_build_preview", broken)
+    directive = StrategyDirective(directive_id="STR_P3", scope=Scope.CLOSE_EXISTING, target_plan_ids=["TPL_2"])
+    future = desk.bridge.preview(directive)
+    desk.engine.set_mark("BTCUSDT", D("97000"), FROZEN)
+    with pytest.raises(RuntimeError, match="boom"):
+        future.result(timeout=5)
+    wait_for(lambda: desk.ledger.get_plan("TPL_1").net_position == 0, timeout=3)
+
+
 def test_the_view_holds_the_live_orders_and_a_cancel_of_an_order_that_is_history_names_its_status(desk: Desk) -> None:
     """After a busy day most of a plan's orders are history (each stop resize leaves a cancelled one): the view and
     the previews built from it read the live orders only; a cancel_directive reads the whole plans."""
