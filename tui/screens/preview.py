@@ -36,6 +36,7 @@ from tui.screens.preview_parts import (
     summarize,
 )
 from tui.screens.read_guard import CONFIRM_GUARD, ReadGuard
+from tui.screens.settled_resize import SettledResize
 from tui.widgets.desk_input import panic_binding
 from tui.widgets.fmt import num
 from tui.widgets.key_footer import KeyFooter
@@ -51,7 +52,7 @@ class PreviewState(StrEnum):
     REFUSED = "refused"  # the handler refused (stale preview, already sent): nothing was sent
 
 
-class PreviewScreen(ReadGuard, ModalScreen[None]):
+class PreviewScreen(SettledResize, ReadGuard, ModalScreen[None]):
     BINDINGS = [
         Binding("y", "send", "Send", id="preview.send"),
         Binding("enter", "send", "Send", id="preview.send_enter", priority=True, show=False),

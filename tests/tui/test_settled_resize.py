@@ -1,0 +1,48 @@
+"""tui.screens.settled_resize: a preview is not laid out a second time (with the desk beneath it) for the Resize
+Textual posts it to the size it has just been laid out at; a real resize of the terminal still lays out both."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.screen import Screen
+
+from tests.tui.conftest import SIZE, Desk, preview_screen, ready, select, until
+from tui.screens.preview import PreviewScreen
+
+
+async def test_a_preview_is_laid_out_once_at_its_size_and_the_desk_beneath_is_not(desk: Desk, monkeypatch: Any) -> None:
+    resized: list[str] = []
+    real = Screen._screen_resized
+
+    def record(self: Screen, size: Any) -> None:  # type: ignore[type-arg]
+        resized.append(type(self).__name__)
+        real(self, size)
+
+    monkeypatch.setattr(Screen, "_screen_resized", record)
+    async with desk.app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await select(pilot, "TPL_2")
+        resized.clear()
+        await pilot.press("c")
+        screen = await preview_screen(pilot)
+        await until(pilot, lambda: screen.confirm_ready, what="the preview painted")
+        assert resized == []  # (without SettledResize: ["PreviewScreen", "Screen"])
+        assert screen.size == SIZE and desk.app.screen_stack[0].size == SIZE
+
+
+async def test_a_real_resize_under_a_preview_lays_out_the_preview_and_the_desk(desk: Desk) -> None:
+    async with desk.app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await select(pilot, "TPL_2")
+        await pilot.press("c")
+        screen = await preview_screen(pilot)
+        small = (SIZE[0] - 30, SIZE[1] - 10)
+        await pilot.resize_terminal(*small)
+        await until(pilot, lambda: tuple(screen.size) == small, what="the preview at the new size")
+        box = screen.query_one(".preview-box")
+        assert box.size.width <= small[0]
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(desk.app.screen, PreviewScreen), what="the preview closed")
+        await pilot.pause(0.1)
+        assert tuple(desk.app.screen.size) == small

@@ -1,0 +1,36 @@
+"""A screen that is not laid out twice when it is shown.
+
+Textual lays a screen out when it is shown (ScreenResume), then posts the screen a Resize to the size it has just
+laid out (the screen is among the widgets "shown" by that first layout), and on that Resize lays out the screen and
+every screen beneath it once more. For a flatten preview of 2,000 plans over the 2,000-row desk that second pass was
+~15-30 ms of the key press to the preview painted, and it changes nothing: the sizes are the ones just laid out. A
+Resize to the size every one of those screens is laid out at already is dropped here; any other (the terminal was
+resized) goes to Textual as before. (The app sets no breakpoints, the rest of Screen._on_resize: with breakpoints
+this would have to apply them; see test_settled_resize.)"""
+
+from __future__ import annotations
+
+from textual import events
+from textual.geometry import Size
+from textual.screen import Screen
+
+
+class SettledResize(Screen):  # type: ignore[type-arg]
+    """Mix in before the Screen class: `class X(SettledResize, ModalScreen[T])`. (Textual calls the Resize handler
+    of every class in the MRO: this one stops the walk before Screen's for a settled size, and otherwise leaves the
+    event to it.)"""
+
+    def _on_resize(self, event: events.Resize) -> None:
+        if self._settled_at(event.size):
+            event.stop()
+            event.prevent_default()  # Screen._on_resize is not called
+
+    def _settled_at(self, size: Size) -> bool:
+        """This screen and the screens beneath it are laid out at `size` already (and no breakpoint depends on
+        it)."""
+        app = self.app
+        if app.HORIZONTAL_BREAKPOINTS or app.VERTICAL_BREAKPOINTS or self.HORIZONTAL_BREAKPOINTS \
+                or self.VERTICAL_BREAKPOINTS:
+            return False
+        return (self.is_attached and self._compositor.size == size
+                and all(s._compositor.size == size for s in app._background_screens))
