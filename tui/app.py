@@ -187,6 +187,7 @@ class PlanDeskApp(AlertsMixin, DeskViewsMixin, OrderActions, DeskActions, App[No
         """The one place worker failures end up: the activity log and a notification."""
         if event.state is not WorkerState.ERROR:
             return
+        self._logw.flush()  # a preview that failed is not painted: what it held is written now, before the failure
         err = event.worker.error
         name = event.worker.name or "worker"
         text = f"{name} failed: {err.__class__.__name__}: {err}" if err else f"{name} failed"

@@ -36,6 +36,7 @@ from tui.screens.help import HelpScreen
 from tui.screens.many_inputs import ManyScaleScreen, ManyStopScreen
 from tui.screens.preview import PreviewScreen
 from tui.screens.preview_diff import with_changes
+from tui.widgets.activity import ActivityLog
 from tui.widgets.fmt import num
 from tui.widgets.header import DeskHeader
 from tui.widgets.plans_table import PlansTable
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 DESK_ACTIONS = ("stop", "scale", "close_plan", "new_plan", "flatten_all", "flatten_marked")
+#: the longest the activity log holds its lines for a preview that is never painted (ActivityLog.hold)
+PREVIEW_LOG_HOLD = 3.0
 
 
 class DeskActions(ManyPlanActions):
@@ -66,6 +69,7 @@ class DeskActions(ManyPlanActions):
     _filter: Input
     _outcomes: deque[tuple[str, CommandOutcome]]
     _sending: dict[str, PreviewScreen]
+    _logw: ActivityLog
 
     def _await(self, fut: Future[T], name: str, done: Callable[[T], Any], *, exclusive: bool = False) -> None:
         raise NotImplementedError  # pragma: no cover - PlanDeskApp
@@ -268,6 +272,7 @@ class DeskActions(ManyPlanActions):
     # ---------------------------------------------------------------------------------------------- preview/send
 
     def start_preview(self, directive: StrategyDirective, *, title: str, halt_desk: bool = False) -> None:
+        self._logw.hold(PREVIEW_LOG_HOLD)  # written once the preview is painted (ActivityLog.hold)
         self.log_line("preview", f"preview {directive.directive_id}: {title}")
         future = self.bridge.preview(directive)  # first: the translation starts while the rows are copied
         targets = directive.target_plan_ids
@@ -285,6 +290,7 @@ class DeskActions(ManyPlanActions):
 
     def on_preview_screen_painted(self, event: PreviewScreen.Painted) -> None:
         self.bridge.preview_painted()
+        self._logw.flush()
 
     def on_preview_screen_send_requested(self, event: PreviewScreen.SendRequested) -> None:
         screen = event.screen
