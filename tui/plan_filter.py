@@ -14,11 +14,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
 from core.models import PlanStatus
-from tui.bridge_view import PlanRow
+from tui.bridge_view import PlanRow, unrealised
 
 _ID = re.compile(r"(TPL|EXG|ORD|FIL|STR)_\S+", re.IGNORECASE)
 
@@ -91,6 +92,14 @@ SORTS: dict[str, tuple[SortKey, bool]] = {
 SORT_CYCLE: tuple[str | None, ...] = (None, "upnl", "net", "symbol", "plan")
 SORT_NAMES = {"plan": "age", "net": "size", "upnl": "uPnL"}
 
+#: the sort keys that depend on the mark, of a row (as the bridge last priced it) at a newer mark: the same value as
+#: SORTS[column][0](row.at_mark(mark)), without a priced copy of the row. Sorted by uPnL, the table re-sorts its
+#: 2,000 rows at every mark of a busy feed, and a copy per row (dataclasses.replace) was most of that.
+PRICED_SORTS: dict[str, Callable[[PlanRow, Decimal | None], Any]] = {
+    "upnl": lambda r, m: r.upnl if m is None or m == r.mark else unrealised(r.net, r.avg_entry, m),
+    "mark": lambda r, m: r.mark if m is None else m,
+}
+
 
 def sorted_ids(rows: Iterable[tuple[str, PlanRow, int]], column: str | None, descending: bool) -> list[str]:
     """Plan ids of (id, row, ledger index) in the order of `column` (ties and None values: ledger order, None
@@ -101,7 +110,12 @@ def sorted_ids(rows: Iterable[tuple[str, PlanRow, int]], column: str | None, des
     if column == "plan":
         return [pid for pid, _r, _i in sorted(items, key=lambda t: t[2], reverse=descending)]
     key = SORTS[column][0]
-    keyed = [(key(r), i, pid) for pid, r, i in items]
+    return sorted_keys([(key(r), i, pid) for pid, r, i in items], descending)
+
+
+def sorted_keys(keyed: list[tuple[Any, int, str]], descending: bool) -> list[str]:
+    """Plan ids of (sort key, ledger index, id) in the order of the keys (ties and None keys: ledger order, None
+    keys last whichever the direction)."""
     have = [k for k in keyed if k[0] is not None]
     none = sorted((k for k in keyed if k[0] is None), key=lambda k: k[1])
     if descending:

@@ -66,3 +66,24 @@ async def test_the_console_filter_takes_several_terms_and_exact_ids(tmp_path) ->
             assert table.selected_plan_id == "TPL_1"
     finally:
         desk.stop()
+
+
+def test_the_priced_sort_keys_are_the_sort_keys_of_the_priced_rows() -> None:
+    """PRICED_SORTS (the table's uPnL and mark sort under a feed) must order exactly as SORTS over at_mark rows."""
+    import random
+
+    from tui.plan_filter import PRICED_SORTS, SORTS, sorted_ids, sorted_keys
+
+    rng = random.Random(7)
+    rows = [row(f"TPL_{i}", rng.choice(["BTCUSDT", "ETHUSDT"]), str(rng.choice([-3, -1, 0, 1, 2, 5])),
+                str(rng.randrange(80, 120))) for i in range(200)]
+    rows.append(PlanRow(plan_id="TPL_nomark", symbol="SOLUSDT", side=Side.BUY, net=D(1), avg_entry=D(100), mark=None,
+                        upnl=None, stop=None, take_profit=None, open_orders=0, status=PlanStatus.ACTIVE, version=1))
+    for marks in ({"BTCUSDT": D("101.5"), "ETHUSDT": D("97")}, {"BTCUSDT": D("90")}, {}):
+        for column in PRICED_SORTS:
+            for descending in (False, True):
+                priced = [(r.plan_id, r.at_mark(marks.get(r.symbol)), i) for i, r in enumerate(rows)]
+                want = sorted_ids(priced, column, descending)
+                keyed = [(PRICED_SORTS[column](r, marks.get(r.symbol)), i, r.plan_id) for i, r in enumerate(rows)]
+                assert sorted_keys(keyed, descending) == want, (column, descending, marks)
+                assert [SORTS[column][0](p) for _pid, p, _i in priced] == [k for k, _i, _p in keyed]

@@ -6,6 +6,7 @@ sort order by moving DataTable's row locations (never by re-adding rows); the cu
 from __future__ import annotations
 
 from collections.abc import Collection
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -13,7 +14,7 @@ from textual._two_way_dict import TwoWayDict
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
 
-from tui.plan_filter import SORT_CYCLE, SORT_NAMES, SORTS, sorted_ids
+from tui.plan_filter import PRICED_SORTS, SORT_CYCLE, SORT_NAMES, SORTS, sorted_ids, sorted_keys
 from tui.widgets.plans_cells import COLUMNS, MARK
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ class SortAndMarks:
 
     if TYPE_CHECKING:
         _all: dict[str, PlanRow]
+        _marks: dict[str, Decimal]
         _age: dict[str, int]
         _shown: dict[str, tuple[Cell, ...]]
         _marked: dict[str, None]
@@ -97,6 +99,10 @@ class SortAndMarks:
         shown = self._shown
         if self._sort is None:
             order = sorted(shown, key=self._age.__getitem__)
+        elif self._sort in PRICED_SORTS:
+            key, rows, marks, age = PRICED_SORTS[self._sort], self._all, self._marks, self._age
+            order = sorted_keys([(key(r, marks.get(r.symbol)), age[pid], pid) for pid in shown
+                                 for r in (rows[pid],)], self._descending)
         else:
             order = sorted_ids(((pid, self.current(self._all[pid]), self._age[pid]) for pid in shown),
                                self._sort, self._descending)
