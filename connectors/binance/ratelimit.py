@@ -26,6 +26,9 @@ _HEADER_RE = re.compile(r"^x-mbx-(used-weight|order-count)-(\d+)([smhd])$", re.I
 WEIGHT_SAFETY = 0.9
 #: Extra wait after a window boundary, to absorb the error of the server-time estimate.
 BOUNDARY_MARGIN = 0.05
+#: A request reserved this close to the end of a window may reach the venue in the next one (a busy client, a slow
+#: link): it counts against the next window as well.
+SPILL_MARGIN = 0.25
 
 
 @dataclass
@@ -37,6 +40,8 @@ class Window:
     limit: int
     start: float = 0.0
     used: int = 0
+    #: what the reservations made in this window's last SPILL_MARGIN seconds count against the next window
+    carry: int = 0
 
     @property
     def suffix(self) -> str:
@@ -49,8 +54,13 @@ class Window:
     def roll(self, now: float) -> None:
         start = math.floor(now / self.seconds) * self.seconds
         if start > self.start:
+            self.used = self.carry if start == self.start + self.seconds else 0
             self.start = float(start)
-            self.used = 0
+            self.carry = 0
+
+    def spills(self, now: float) -> bool:
+        """A request reserved now may be counted in the next window at the venue (see SPILL_MARGIN)."""
+        return self.end - now < min(SPILL_MARGIN, self.seconds / 2)
 
     @property
     def end(self) -> float:
@@ -112,9 +122,14 @@ class RateLimiter:
                     need = weight if w.kind == "weight" else orders
                     if need and w.used + need > w.budget() and w.used > 0:
                         wait = max(wait, w.end - now + BOUNDARY_MARGIN)
+                    elif need and w.spills(now) and w.carry + need > w.budget() and w.carry > 0:
+                        wait = max(wait, w.end - now + BOUNDARY_MARGIN)  # the next window is full already
             if wait <= 0:
                 for w in self.windows:
-                    w.used += weight if w.kind == "weight" else orders
+                    need = weight if w.kind == "weight" else orders
+                    w.used += need
+                    if w.spills(now):
+                        w.carry += need
                 return now
             self.waits += 1
             self.waited_seconds += wait

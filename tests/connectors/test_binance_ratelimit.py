@@ -135,3 +135,47 @@ async def test_limiter_waits_for_the_next_window(monkeypatch: pytest.MonkeyPatch
     assert slept and abs(slept[0] - 0.85) < 1e-6  # to the boundary at 101.0 plus the margin
     lim.close_gate(2.0)
     assert lim.gate_until == now[0] + 2.0
+
+
+async def test_a_request_reserved_at_the_end_of_a_window_counts_in_the_next_one_too(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A request reserved just before a window ends may reach the venue after it, in the next window: the burst
+    test got a 429 under load when five reserved at t=0.95 landed in the venue's next second, which the client then
+    filled with five more. A reservation within SPILL_MARGIN of the end counts against the next window as well."""
+    now = [100.0 + 1 - ratelimit.SPILL_MARGIN / 2]  # inside the spill zone of the window [100, 101)
+    lim = RateLimiter(clock=lambda: now[0], windows=[Window("orders", 1, 5)])
+    for _ in range(5):
+        await lim.acquire(1, 1)
+    slept: list[float] = []
+
+    async def fake_sleep(s: float) -> None:
+        slept.append(s)
+        now[0] += s
+
+    monkeypatch.setattr(ratelimit.asyncio, "sleep", fake_sleep)
+    now[0] = 101.0 + ratelimit.BOUNDARY_MARGIN  # the next window: the five may be counted in it at the venue
+    await lim.acquire(1, 1)
+    assert slept and now[0] >= 102.0  # waited for the window after it
+    # a reservation early in a window does not spill
+    early = RateLimiter(clock=lambda: now[0], windows=[Window("orders", 1, 5)])
+    now[0] = 200.1
+    for _ in range(5):
+        await early.acquire(1, 1)
+    slept.clear()
+    now[0] = 201.0 + ratelimit.BOUNDARY_MARGIN
+    await early.acquire(1, 1)
+    assert slept == []
+
+
+async def test_a_burst_that_starts_at_the_end_of_a_window_is_not_rejected_behind_a_slow_link() -> None:
+    """The first five orders of the burst are reserved just before a window of the venue ends and, 150 ms late,
+    counted in the next one: the client must not send five more into that window."""
+    limits = SimLimits(order_limit=5, order_interval=1)
+    async with binance_sim(DEFAULT_MARKETS(), limits=limits) as (conn, sim):
+        sim.control(latency_ms=150)
+        await conn.open_orders(BTC)  # the server-time estimate under the latency
+        while not 0.85 <= conn.rest.limiter.clock() % 1 < 0.9:
+            await asyncio.sleep(0.005)
+        placed = await asyncio.gather(*(conn.place_order(limit()) for _ in range(12)))
+        assert all(o.status is OrderStatus.OPEN for o in placed)
+        assert 429 not in sim.state.statuses and 418 not in sim.state.statuses
