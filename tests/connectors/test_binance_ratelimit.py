@@ -118,11 +118,8 @@ async def test_headers_feed_the_limiter() -> None:
         assert int(usage["weight_1m"].split("/")[0]) > used
 
 
-async def test_limiter_waits_for_the_next_window(monkeypatch: pytest.MonkeyPatch) -> None:
-    now = [100.2]
-    lim = RateLimiter(clock=lambda: now[0], windows=[Window("orders", 1, 2)])
-    await lim.acquire(1, 1)
-    await lim.acquire(1, 1)
+def sleep_on(now: list[float], monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The limiter's sleeps advance the manual clock `now[0]` at once; returns the list of them."""
     slept: list[float] = []
 
     async def fake_sleep(s: float) -> None:
@@ -130,6 +127,15 @@ async def test_limiter_waits_for_the_next_window(monkeypatch: pytest.MonkeyPatch
         now[0] += s
 
     monkeypatch.setattr(ratelimit.asyncio, "sleep", fake_sleep)
+    return slept
+
+
+async def test_limiter_waits_for_the_next_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [100.2]
+    lim = RateLimiter(clock=lambda: now[0], windows=[Window("orders", 1, 2)])
+    await lim.acquire(1, 1)
+    await lim.acquire(1, 1)
+    slept = sleep_on(now, monkeypatch)
     await lim.acquire(1, 1)
     monkeypatch.undo()
     assert slept and abs(slept[0] - 0.85) < 1e-6  # to the boundary at 101.0 plus the margin
@@ -146,13 +152,7 @@ async def test_a_request_reserved_at_the_end_of_a_window_counts_in_the_next_one_
     lim = RateLimiter(clock=lambda: now[0], windows=[Window("orders", 1, 5)])
     for _ in range(5):
         await lim.acquire(1, 1)
-    slept: list[float] = []
-
-    async def fake_sleep(s: float) -> None:
-        slept.append(s)
-        now[0] += s
-
-    monkeypatch.setattr(ratelimit.asyncio, "sleep", fake_sleep)
+    slept = sleep_on(now, monkeypatch)
     now[0] = 101.0 + ratelimit.BOUNDARY_MARGIN  # the next window: the five may be counted in it at the venue
     await lim.acquire(1, 1)
     assert slept and now[0] >= 102.0  # waited for the window after it
