@@ -46,3 +46,44 @@ async def test_a_real_resize_under_a_preview_lays_out_the_preview_and_the_desk(d
         await until(pilot, lambda: not isinstance(desk.app.screen, PreviewScreen), what="the preview closed")
         await pilot.pause(0.1)
         assert tuple(desk.app.screen.size) == small
+
+
+async def test_a_shown_preview_is_painted_once_in_full_not_before_and_after_its_second_layout(
+        desk: Desk, monkeypatch: Any) -> None:
+    """The first layout of a shown screen is followed by a second (each new widget's virtual size asks for it):
+    only that second one paints, and it paints the whole screen."""
+    from textual._compositor import Compositor, LayoutUpdate
+    from textual.app import App
+
+    full: list[str] = []
+    shown: list[Any] = []
+    at_painted: list[int] = []
+    real_full, real_display, real_shown = Compositor.render_full_update, App._display, PreviewScreen._shown
+
+    def count_full(self: Compositor, simplify: bool = False) -> Any:
+        full.append("full")
+        return real_full(self, simplify=simplify)
+
+    def display(self: App[Any], screen: Any, renderable: Any) -> None:
+        if isinstance(screen, PreviewScreen):
+            shown.append(renderable)
+        real_display(self, screen, renderable)
+
+    def painted(self: PreviewScreen) -> None:
+        at_painted.append(len(full))
+        real_shown(self)
+
+    monkeypatch.setattr(Compositor, "render_full_update", count_full)
+    monkeypatch.setattr(PreviewScreen, "_shown", painted)
+    monkeypatch.setattr(App, "_display", display)
+    async with desk.app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await select(pilot, "TPL_2")
+        await pilot.pause(0.2)
+        full.clear()
+        await pilot.press("c")
+        screen = await preview_screen(pilot)
+        await until(pilot, lambda: bool(at_painted), what="the preview painted")
+        assert at_painted == [1]  # full renders until then (without the change: 2, the first layout's and a repaint)
+        assert isinstance(shown[0], LayoutUpdate) and shown[0].region == screen.region
+        assert "PREVIEW" in "".join(seg.text for strip in shown[0].strips for seg in strip)
