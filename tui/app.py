@@ -118,6 +118,8 @@ class PlanDeskApp(AlertsMixin, DeskViewsMixin, OrderActions, DeskActions, App[No
         self._sending: dict[str, PreviewScreen] = {}
         self._detail_for: str | None = None
         self._painted_last = True
+        #: monotonic time until which the live pulls wait for a preview being made (hold_polls_for_preview)
+        self._polls_held_until = 0.0
         self.first_paint: float | None = None  # perf_counter at the first refresh after mount (benchmark)
 
     # ---------------------------------------------------------------------------------------------- layout
@@ -154,7 +156,7 @@ class PlanDeskApp(AlertsMixin, DeskViewsMixin, OrderActions, DeskActions, App[No
         self.on_resize()
         self.log_line("info", f"connecting to {self.venue}…")
         self._await(self.bridge.start(), "bridge-start", self._desk_opened)
-        self.set_interval(self.poll_interval, self.poll, name="poll")  # the fallback: marks, health, the clock
+        self.set_interval(self.poll_interval, self._poll_tick, name="poll")  # the fallback: marks, health, the clock
         self._listen_to_bridge()  # order updates and fills: pulled as soon as the bridge has them
         self.call_after_refresh(self._painted)
         self.poll()
@@ -188,6 +190,7 @@ class PlanDeskApp(AlertsMixin, DeskViewsMixin, OrderActions, DeskActions, App[No
         if event.state is not WorkerState.ERROR:
             return
         self._logw.flush()  # a preview that failed is not painted: what it held is written now, before the failure
+        self.release_polls()
         err = event.worker.error
         name = event.worker.name or "worker"
         text = f"{name} failed: {err.__class__.__name__}: {err}" if err else f"{name} failed"
@@ -244,13 +247,33 @@ class PlanDeskApp(AlertsMixin, DeskViewsMixin, OrderActions, DeskActions, App[No
 
     def _woken(self) -> None:
         self._wake_pending = False  # before the drain: a change stored after it asks again
-        if self._exit:
+        if self._exit or self.polls_held():
             return
         self._woken_at = time.monotonic()
         try:
             self.poll(rows_only=True)
         except Exception as error:  # as a timer's callback would
             self._handle_exception(error)
+
+    def _poll_tick(self) -> None:
+        if not self.polls_held():
+            self.poll()
+
+    def hold_polls(self, seconds: float) -> None:
+        """While a preview is being made and painted, the live pulls (the timer's and the bridge's wake-ups) wait:
+        under a busy feed each one re-prices and repaints the desk's rows on this thread, in the interpreter's turn
+        the preview's translation (on the preview thread) and its first paint need. Nothing is lost: the bridge keeps
+        what changed until the next pull, which `release_polls` asks for at once. At most `seconds`."""
+        self._polls_held_until = max(self._polls_held_until, time.monotonic() + seconds)
+
+    def polls_held(self) -> bool:
+        return time.monotonic() < self._polls_held_until
+
+    def release_polls(self) -> None:
+        """The preview is painted (or failed): the pulls go on, the first one now (after what is queued)."""
+        if self._polls_held_until:
+            self._polls_held_until = 0.0
+            self.call_later(self.poll)
 
     def poll(self, *, rows_only: bool = False) -> None:
         """Pull what changed from the bridge and apply it in one batch. `rows_only` (the bridge's wake-up): the

@@ -80,6 +80,12 @@ class DeskActions(ManyPlanActions):
     def poll(self) -> None:
         raise NotImplementedError  # pragma: no cover - PlanDeskApp
 
+    def hold_polls(self, seconds: float) -> None:
+        raise NotImplementedError  # pragma: no cover - PlanDeskApp
+
+    def release_polls(self) -> None:
+        raise NotImplementedError  # pragma: no cover - PlanDeskApp
+
     if TYPE_CHECKING:
         def action_desk_state(self) -> None: ...  # tui.app_order_actions.OrderActions
         def alarm_unprotected(self, unprotected: dict[str, str], now: float) -> None: ...  # tui.app_alerts
@@ -273,6 +279,7 @@ class DeskActions(ManyPlanActions):
 
     def start_preview(self, directive: StrategyDirective, *, title: str, halt_desk: bool = False) -> None:
         self._logw.hold(PREVIEW_LOG_HOLD)  # written once the preview is painted (ActivityLog.hold)
+        self.hold_polls(PREVIEW_LOG_HOLD)  # and the live pulls wait as long (PlanDeskApp.hold_polls)
         self.log_line("preview", f"preview {directive.directive_id}: {title}")
         future = self.bridge.preview(directive)  # first: the translation starts while the rows are copied
         targets = directive.target_plan_ids
@@ -291,6 +298,7 @@ class DeskActions(ManyPlanActions):
     def on_preview_screen_painted(self, event: PreviewScreen.Painted) -> None:
         self.bridge.preview_painted()
         self._logw.flush()
+        self.release_polls()
 
     def on_preview_screen_send_requested(self, event: PreviewScreen.SendRequested) -> None:
         screen = event.screen
