@@ -35,6 +35,7 @@ from core.models import (
     TimeInForce,
     TradePlan,
 )
+from core.slots import set_dict, set_extra, set_fields_set, set_private
 
 SCHEMA_VERSION = 1
 
@@ -173,7 +174,6 @@ _GROUP_STATUS = {e.value: e for e in GroupStatus}
 _DESK = {e.value: e for e in DeskStatus}
 
 
-_set = object.__setattr__
 _new = object.__new__
 
 
@@ -182,10 +182,10 @@ def trusted(cls: type[_M], data: dict[str, Any]) -> _M:
 
     This is what ``model_construct`` does, minus its per-field default handling, which is most of its cost."""
     obj: _M = _new(cls)
-    _set(obj, "__dict__", data)
-    _set(obj, "__pydantic_fields_set__", set(data))
-    _set(obj, "__pydantic_extra__", None)
-    _set(obj, "__pydantic_private__", None)
+    set_dict(obj, data)
+    set_fields_set(obj, set(data))
+    set_extra(obj, None)
+    set_private(obj, None)
     return obj
 
 
