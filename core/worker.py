@@ -62,6 +62,9 @@ class _Builder(BuilderBase):
         self.target_plans: dict[str, TradePlan] = {}
         self.closing: set[str] = set()  # plans the batch closes entirely
         self.loosened: list[Loosening] = []
+        #: close_price by (side, symbol): the same for every plan of a flatten on that symbol (one mark, one cap)
+        self._close_prices: dict[tuple[Side, str], tuple[tuple[Decimal | None, TimeInForce | None, OrderType],
+                                                         str | None]] = {}
 
     # ---- helpers --------------------------------------------------------------------------------------------
     def market(self, where: str, symbol: str) -> MarketRules | None:
@@ -397,7 +400,7 @@ class _Builder(BuilderBase):
             return
         if qty != abs(net):
             self.warn(pid, f"dust remains: {dec_str(abs(net) - qty)} {plan.symbol} is finer than the step size")
-        price, tif, otype = self.close_price(side, rules, pid)
+        price, tif, otype = self.close_price(side, plan.symbol, rules, pid)
         pc.trades.append(
             partial(
                 ExecuteTrade, plan_id=pid, symbol=plan.symbol, side=side, order_type=otype, quantity=qty, price=price,
@@ -405,16 +408,31 @@ class _Builder(BuilderBase):
             )
         )
 
-    def close_price(self, side: Side, rules: MarketRules,
+    def close_price(self, side: Side, symbol: str, rules: MarketRules,
                     pid: str = "") -> tuple[Decimal | None, TimeInForce | None, OrderType]:
+        """The close's limit price (the slippage cap from the mark, kept inside the venue's band), its time in force
+        and its type; the plan gets the band's note as a warning."""
+        key = (side, symbol)
+        known = self._close_prices.get(key)
+        if known is None:
+            known = self._close_prices[key] = self._close_price(side, rules)
+        price, note = known
+        if note is not None:
+            self.warn(pid, note)
+        return price
+
+    def _close_price(self, side: Side, rules: MarketRules) -> tuple[tuple[Decimal | None, TimeInForce | None,
+                                                                        OrderType], str | None]:
+        """close_price's price, time in force and type, and the note (a warning) it gives each plan."""
         ex = self.d.execution_directive
         if ex is None or ex.max_total_slippage_pct is None:
-            return None, None, OrderType.MARKET
+            return (None, None, OrderType.MARKET), None
         c = ex.max_total_slippage_pct
         if side is Side.SELL:  # worst acceptable sell price, rounded up to stay inside the cap
             price = round_to_tick(rules.mark_price * (1 - c), rules.tick_size, up=True)
         else:
             price = round_to_tick(rules.mark_price * (1 + c), rules.tick_size, up=False)
+        note = None
         band = rules.percent_price_by_side
         if band is not None:  # a cap beyond the venue's PERCENT_PRICE_BY_SIDE band: the band's edge, still inside
             lo, hi = band.bounds(side, rules.mark_price)
@@ -424,10 +442,10 @@ class _Builder(BuilderBase):
             elif side is Side.BUY and price > hi:
                 edge = round_to_tick(hi, rules.tick_size, up=False)
             if edge is not None:
-                self.warn(pid, f"close limit {dec_str(price)} moved to {dec_str(edge)}, the edge of the venue's "
-                               "PERCENT_PRICE_BY_SIDE band (inside the slippage cap)")
+                note = (f"close limit {dec_str(price)} moved to {dec_str(edge)}, the edge of the venue's "
+                        "PERCENT_PRICE_BY_SIDE band (inside the slippage cap)")
                 price = edge
-        return price, TimeInForce.IOC, OrderType.LIMIT
+        return (price, TimeInForce.IOC, OrderType.LIMIT), note
 
     def size_to(self, plan: TradePlan, rules: MarketRules, target: Decimal, pc: PlanCommands) -> Decimal | None:
         """Cancel working entries/exits and trade the difference. Returns the position magnitude the batch lands on
