@@ -51,6 +51,22 @@ def test_a_capped_close_beyond_the_band_is_moved_to_its_edge() -> None:
                               "band (inside the slippage cap)"]
 
 
+def test_each_plan_of_a_flatten_gets_its_close_moved_to_the_band_edge_for_its_side() -> None:
+    """The close price is worked out once per symbol and side (the worker's close_price): every plan still gets
+    its own warning, and a short's close (a BUY) its own edge."""
+    s = state(plan("TPL_1", "1"), plan("TPL_2", "0.5"), plan("TPL_3", "-1", direction="SELL"),
+              markets=btc(percent_price_by_side=BAND))
+    d = directive("CLOSE_EXISTING", "TPL_1", "TPL_2", "TPL_3", execution_directive={"max_total_slippage_pct": "0.10"})
+    batch = run(d, s)
+    assert batch.ok
+    assert [(t.plan_id, t.side, t.price) for t in trades(batch)] == [
+        ("TPL_1", "SELL", Decimal("92150")), ("TPL_2", "SELL", Decimal("92150")), ("TPL_3", "BUY", Decimal("101850"))]
+    edge = "the edge of the venue's PERCENT_PRICE_BY_SIDE band (inside the slippage cap)"
+    assert batch.warnings == [f"TPL_1: close limit 87300 moved to 92150, {edge}",
+                              f"TPL_2: close limit 87300 moved to 92150, {edge}",
+                              f"TPL_3: close limit 106700 moved to 101850, {edge}"]
+
+
 def test_counts_take_the_batch_cancels_first_and_market_orders_do_not_rest() -> None:
     stops = [order(f"ORD_S{i}", "STOP_LOSS", "SELL", "0.1", stop="90000") for i in range(2)]
     s = state(plan("TPL_1", "0.2", orders=stops), plan("TPL_2", "0.2"),
