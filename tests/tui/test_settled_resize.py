@@ -87,3 +87,32 @@ async def test_a_shown_preview_is_painted_once_in_full_not_before_and_after_its_
         assert at_painted == [1]  # full renders until then (without the change: 2, the first layout's and a repaint)
         assert isinstance(shown[0], LayoutUpdate) and shown[0].region == screen.region
         assert "PREVIEW" in "".join(seg.text for strip in shown[0].strips for seg in strip)
+
+
+async def test_the_settled_layout_of_a_shown_preview_does_not_wait_for_the_next_frame(desk: Desk,
+                                                                                    monkeypatch: Any) -> None:
+    """Once every new widget has asked for the layout that follows the first, it is done at the screen's next
+    idle, not at the update timer's next tick (set here to 2 s, so that waiting for it shows). The wait polls with
+    asyncio.sleep: pilot.pause() forces a screen's pending updates, which would hide the timer's."""
+    import asyncio
+    import time
+
+    import textual.screen
+
+    painted: list[float] = []
+    real_shown = PreviewScreen._shown
+
+    def shown(self: PreviewScreen) -> None:
+        painted.append(time.monotonic())
+        real_shown(self)
+
+    monkeypatch.setattr(PreviewScreen, "_shown", shown)
+    async with desk.app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await select(pilot, "TPL_2")
+        monkeypatch.setattr(textual.screen, "UPDATE_PERIOD", 2.0)  # the preview's timer is made with it
+        t = time.monotonic()
+        await pilot.press("c")
+        while not painted and time.monotonic() - t < 5:
+            await asyncio.sleep(0.01)
+        assert painted and painted[0] - t < 1.0  # (without the change: ~2 s, the timer's first tick)

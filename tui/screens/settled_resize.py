@@ -41,6 +41,14 @@ class SettledResize(Screen):  # type: ignore[type-arg]
                 self._repaint_required = False  # a repaint asked before this full paint (ScreenResume's) is this one
         super()._compositor_refresh()
 
+    async def _on_idle(self, event: events.Idle) -> None:
+        """(Before Screen's.) The first picture held, and the layout that follows it asked for by every widget that
+        will (none has one left to post): lay out and paint now, not at the update timer's next tick (up to a
+        frame, 1/60 s, later)."""
+        if (self._first_picture_held and self._first_paint_pending and self._layout_required and self.is_current
+                and not self.app._batch_count and not self._layout_follows()):
+            self._on_timer_update()
+
     def _layout_follows(self) -> bool:
         """A widget of this screen has asked for a layout it has not posted yet (it does at its next idle)."""
         return any(w._layout_required for w in self.walk_children(Widget))
