@@ -62,6 +62,7 @@ class _Builder(BuilderBase):
         self.target_plans: dict[str, TradePlan] = {}
         self.closing: set[str] = set()  # plans the batch closes entirely
         self.loosened: list[Loosening] = []
+        self.tolerance_stops: dict[tuple[str, bool], Decimal] = {}
         #: close_price by (side, symbol): the same for every plan of a flatten on that symbol (one mark, one cap)
         self._close_prices: dict[tuple[Side, str], tuple[tuple[Decimal | None, TimeInForce | None, OrderType],
                                                          str | None]] = {}

@@ -139,6 +139,8 @@ class BuilderBase:
     errors: list[str]
     warnings: list[str]
     loosened: list[Loosening]
+    #: the stop a tolerance gives, by (symbol, long): one mark and one tick for every plan of that side
+    tolerance_stops: dict[tuple[str, bool], Decimal]
 
     def err(self, where: str, msg: str) -> None:
         self.errors.append(f"{where}: {msg}")
@@ -161,8 +163,12 @@ class BuilderBase:
         long = plan.direction is Side.BUY
         stop: Decimal | None = None
         if ex.stop_loss_tolerance is not None:
-            t = ex.stop_loss_tolerance
-            stop = round_to_tick(mark * (1 - t) if long else mark * (1 + t), rules.tick_size, up=not long)
+            key = (plan.symbol, long)
+            stop = self.tolerance_stops.get(key)
+            if stop is None:
+                t = ex.stop_loss_tolerance
+                stop = self.tolerance_stops[key] = round_to_tick(mark * (1 - t) if long else mark * (1 + t),
+                                                                 rules.tick_size, up=not long)
             field_name = "exit_directive.stop_loss_tolerance"
         elif ex.stop_loss_price is not None:
             stop = ex.stop_loss_price
@@ -177,7 +183,8 @@ class BuilderBase:
                          f"stop {dec_str(stop)} is on the wrong side of the mark {dec_str(mark)} for a "
                          f"{'long' if long else 'short'}: it would trigger at once")
                 return
-            looser = [o for o in open_orders(plan) if o.role is OrderRole.STOP_LOSS and o.stop_price is not None
+            live = open_orders(plan)
+            looser = [o for o in live if o.role is OrderRole.STOP_LOSS and o.stop_price is not None
                       and (stop < o.stop_price if long else stop > o.stop_price)]
             for o in looser:
                 assert o.stop_price is not None
@@ -188,6 +195,8 @@ class BuilderBase:
                          f"new stop {dec_str(stop)} is looser than the current {dec_str(o.stop_price or stop)} "
                          f"({o.order_id}); set exit_directive.allow_loosen to move it away")
                 return
+        else:
+            live = None
         tp = ex.take_profit_price
         if tp is not None:
             if not is_multiple(tp, rules.tick_size):
@@ -199,7 +208,7 @@ class BuilderBase:
                          f"take profit {dec_str(tp)} is on the wrong side of the mark {dec_str(mark)} for a "
                          f"{'long' if long else 'short'}: it would fill at once")
                 return
-        self.follow_protective(plan, rules, resulting, pc, stop=stop, take_profit=tp)
+        self.follow_protective(plan, rules, resulting, pc, stop=stop, take_profit=tp, live=live)
 
     def follow_protective(
         self,
@@ -210,15 +219,20 @@ class BuilderBase:
         *,
         stop: Decimal | None,
         take_profit: Decimal | None,
+        live: list[Order] | None = None,
     ) -> None:
-        """Protective orders follow the resulting position: quantity scaled, stop / take-profit moved."""
+        """Protective orders follow the resulting position: quantity scaled, stop / take-profit moved. (`live`: the
+        plan's open orders, when the caller has them already.)"""
         pid = plan.plan_id
         net = abs(plan.net_position)
-        have = {OrderRole.STOP_LOSS: False, OrderRole.TAKE_PROFIT: False}
-        for o in open_orders(plan):
-            if o.role not in PROTECTIVE:
+        has_stop = has_tp = False
+        for o in open_orders(plan) if live is None else live:
+            if o.role is OrderRole.STOP_LOSS:
+                has_stop = True
+            elif o.role is OrderRole.TAKE_PROFIT:
+                has_tp = True
+            else:
                 continue
-            have[o.role] = True
             new_qty = self.scaled_quantity(o, net, resulting, rules)
             new_price, new_stop = self.moved_prices(o, stop, take_profit)
             if new_qty == 0 or new_qty * (new_stop or new_price or rules.mark_price) < rules.min_notional:
@@ -237,9 +251,11 @@ class BuilderBase:
                 pc.modifies.append(
                     partial(ModifyOrder, plan_id=pid, symbol=plan.symbol, order_id=o.order_id, **changes)
                 )
+        if not (stop is not None and not has_stop or take_profit is not None and not has_tp):
+            return  # (nothing new to place)
         qty = round_down_to(resulting, rules.step_size)
         side = plan.direction.opposite
-        if stop is not None and not have[OrderRole.STOP_LOSS]:
+        if stop is not None and not has_stop:
             if qty == 0 or qty * stop < rules.min_notional:
                 self.err(f"{pid}: exit_directive", f"a stop for {dec_str(qty)} {plan.symbol} is below the minimum "
                          f"order (step {dec_str(rules.step_size)}, min_notional {dec_str(rules.min_notional)})")
@@ -251,7 +267,7 @@ class BuilderBase:
                     client_order_id=self.coid(pid, "stop"),
                 )
             )
-        if take_profit is not None and not have[OrderRole.TAKE_PROFIT]:
+        if take_profit is not None and not has_tp:
             if qty == 0 or qty * take_profit < rules.min_notional:
                 self.err(f"{pid}: exit_directive", f"a take profit for {dec_str(qty)} {plan.symbol} is below the "
                          f"minimum order (step {dec_str(rules.step_size)}, min_notional {dec_str(rules.min_notional)})")
