@@ -32,6 +32,7 @@ from tui.app_views import DeskViewsMixin
 from tui.bridge import DeskBridge
 from tui.bridge_view import Changes
 from tui.screens.action_inputs import ScaleScreen, StopScreen
+from tui.screens.desk_screen import DeskScreen
 from tui.screens.preview import CONFIRM_GUARD, PreviewScreen
 from tui.widgets.activity import ActivityLog
 from tui.widgets.desk_input import DeskInput
@@ -123,6 +124,9 @@ class PlanDeskApp(AlertsMixin, DeskViewsMixin, OrderActions, DeskActions, App[No
         self.first_paint: float | None = None  # perf_counter at the first refresh after mount (benchmark)
 
     # ---------------------------------------------------------------------------------------------- layout
+
+    def get_default_screen(self) -> DeskScreen:
+        return DeskScreen(id="_default")
 
     def compose(self) -> ComposeResult:
         yield DeskHeader(self.venue, clock=self.clock, stale_after=self.stale_after, id="header",
@@ -260,20 +264,29 @@ class PlanDeskApp(AlertsMixin, DeskViewsMixin, OrderActions, DeskActions, App[No
             self.poll()
 
     def hold_polls(self, seconds: float) -> None:
-        """While a preview is being made and painted, the live pulls (the timer's and the bridge's wake-ups) wait:
-        under a busy feed each one re-prices and repaints the desk's rows on this thread, in the interpreter's turn
-        the preview's translation (on the preview thread) and its first paint need. Nothing is lost: the bridge keeps
-        what changed until the next pull, which `release_polls` asks for at once. At most `seconds`."""
+        """While a preview is being made and painted, the live pulls (the timer's and the bridge's wake-ups) wait,
+        and the desk is not painted (DeskScreen): under a busy feed each pull re-prices and repaints the desk's rows
+        on this thread, in the interpreter's turn the preview's translation (on the preview thread) and its first
+        paint need. Nothing is lost: the bridge keeps what changed until the next pull, which `release_polls` asks
+        for at once. At most `seconds`."""
         self._polls_held_until = max(self._polls_held_until, time.monotonic() + seconds)
+        self.set_timer(seconds, self._polls_hold_ended)
+
+    def _polls_hold_ended(self) -> None:
+        if not self.polls_held():  # (a later hold may have extended it)
+            self.release_polls()
 
     def polls_held(self) -> bool:
         return time.monotonic() < self._polls_held_until
 
     def release_polls(self) -> None:
-        """The preview is painted (or failed): the pulls go on, the first one now (after what is queued)."""
+        """The preview is painted (or failed, or the hold ran out): the pulls go on, the first one now (after what
+        is queued), and the desk, if it is still on top, is painted."""
         if self._polls_held_until:
             self._polls_held_until = 0.0
             self.call_later(self.poll)
+            if isinstance(self.screen, DeskScreen):
+                self.screen.refresh()
 
     def poll(self, *, rows_only: bool = False) -> None:
         """Pull what changed from the bridge and apply it in one batch. `rows_only` (the bridge's wake-up): the

@@ -56,3 +56,55 @@ async def test_a_preview_never_painted_lets_the_pulls_go_after_a_time(desk: Desk
         _directive, fut = await stop_fill_while_previewing(desk, pilot)
         await until(pilot, lambda: net_shown(desk, "TPL_1") == 0, 2.0, "the fill after PREVIEW_LOG_HOLD")
         assert not fut.done()
+
+
+def desk_paints(monkeypatch: Any) -> list[float]:
+    """The times the desk screen's picture goes to the terminal."""
+    import time
+
+    from textual.app import App
+
+    from tui.screens.desk_screen import DeskScreen
+
+    paints: list[float] = []
+    real = App._display
+
+    def display(self: App[Any], screen: Any, renderable: Any) -> None:
+        if isinstance(screen, DeskScreen) and renderable is not None:
+            paints.append(time.monotonic())
+        real(self, screen, renderable)
+
+    monkeypatch.setattr(App, "_display", display)
+    return paints
+
+
+async def test_the_desk_is_not_painted_while_a_preview_is_made_and_is_once_it_fails(desk: Desk,
+                                                                                   monkeypatch: Any) -> None:
+    paints = desk_paints(monkeypatch)
+    async with desk.app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        pending = held_previews(desk)
+        await pilot.press("c")
+        await until(pilot, lambda: bool(pending), what="the preview asked for")
+        _directive, fut = pending[0]
+        await pilot.pause(0.1)
+        n = len(paints)
+        desk.app.screen.refresh()  # the desk has something new to paint
+        await pilot.pause(0.3)
+        assert len(paints) == n, "the desk was painted while the preview was being made"
+        fut.set_exception(RuntimeError("venue exploded"))
+        await until(pilot, lambda: len(paints) > n, 1.0, "the desk painted once the preview has failed")
+
+
+async def test_a_preview_never_painted_lets_the_desk_paint_after_a_time(desk: Desk, monkeypatch: Any) -> None:
+    monkeypatch.setattr(app_actions, "PREVIEW_LOG_HOLD", 0.4)
+    paints = desk_paints(monkeypatch)
+    async with desk.app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        pending = held_previews(desk)
+        await pilot.press("c")
+        await until(pilot, lambda: bool(pending), what="the preview asked for")
+        n = len(paints)
+        desk.app.screen.refresh()
+        await until(pilot, lambda: len(paints) > n, 2.0, "the desk painted after PREVIEW_LOG_HOLD")
+        assert not pending[0][1].done()
