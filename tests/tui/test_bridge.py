@@ -86,6 +86,25 @@ def test_preview_reads_beside_the_writer_and_is_journaled(desk: Desk) -> None:
     assert rt.journal.shares(rt.ledger)  # one connection: the supervisor's notes join the ledger's group commits
 
 
+def test_a_previews_orders_are_found_in_their_plan_without_the_whole_index(desk: Desk) -> None:
+    """Preview.orders (PlanOrders): `of(plan, order)` looks in the plan; the index over every touched order is built
+    only for a lookup by id alone, len or iteration, and holds the same orders."""
+    ids = desk.bridge.active_plan_ids()
+    directive = StrategyDirective(directive_id="STR_B2", scope=Scope.CLOSE_EXISTING, target_plan_ids=ids)
+    preview = desk.bridge.preview(directive).result(timeout=5)
+    desk.bridge.preview_painted()
+    orders = preview.orders
+    cancels = [c for c in preview.batch.commands if c.action == "CANCEL_ORDER"]
+    assert cancels
+    for c in cancels:
+        o = orders.of(c.plan_id, c.order_id)  # type: ignore[union-attr]
+        assert o is not None and o.order_id == c.order_id  # type: ignore[union-attr]
+    assert orders._index is None  # (not built by those)
+    plans = {p.plan_id: p for p in desk.bridge.ledger.state(ids).plans}
+    assert dict(orders) == {o.order_id: o for pid in ids for o in plans[pid].orders if o.is_open}
+    assert orders.of("TPL_1", "no such order") is None
+
+
 def test_a_preview_keeps_the_collector_paused_until_it_is_painted_or_a_time_limit(desk: Desk) -> None:
     """The young-generation pass over what a preview made, and any pass over the older generations, fall after the
     preview is on screen (core.gc_hold), not between the key and the picture."""

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from core.batch import CancelOrder, ExecuteTrade, ExecutionBatch, ModifyOrder
-from core.models import MarketRules, Order, OrderType, TimeInForce
+from core.models import MarketRules, OrderType, TimeInForce
 from core.outcomes import CommandOutcome, OutcomeStatus
-from tui.bridge_view import PlanRow, Preview, quote_of
+from tui.bridge_view import PlanOrders, PlanRow, Preview, quote_of
 from tui.widgets.fmt import DASH, money, num, signed
 
 Cell = tuple[str, str]
@@ -122,7 +122,7 @@ def _arrow(old: Decimal | None, new: Decimal | None) -> str:
     return f"{num(old)} → {num(new)}"
 
 
-def command_cells(c: BatchCommand, orders: dict[str, Order]) -> list[Cell]:
+def command_cells(c: BatchCommand, orders: PlanOrders) -> list[Cell]:
     action = str(c.action)
     head: list[Cell] = [(str(c.seq), "dim"), (action, ACTION_STYLE.get(action, "")), (c.plan_id, "bold"),
                         (c.symbol, "")]
@@ -136,7 +136,7 @@ def command_cells(c: BatchCommand, orders: dict[str, Order]) -> list[Cell]:
         otype = str(c.order_type)
         return head + [(str(c.side), "green" if c.side == "BUY" else "magenta"), (num(c.quantity), "bold"),
                        (otype, ""), (px, ""), ("yes" if c.reduce_only else "no", "" if c.reduce_only else "yellow")]
-    o = orders.get(c.order_id)
+    o = orders.of(c.plan_id, c.order_id)
     side = str(o.side) if o else "?"
     otype = str(o.type) if o else "?"
     reduce = ("yes" if o.reduce_only else "no", "") if o else ("?", "dim")
