@@ -17,6 +17,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Static
+from textual.widgets._toast import ToastRack
 
 from core.batch import ExecutionBatch
 from core.directives import Scope, StrategyDirective
@@ -127,6 +128,14 @@ class PreviewScreen(SettledResize, ReadGuard, ModalScreen[None]):
             yield Static("", id="preview-status")
         yield KeyFooter()
 
+    def _extend_compose(self, widgets: list[Widget]) -> None:
+        """Textual's own widgets, but no toast rack: on a preview the toasts wait. They covered its confirm line,
+        its report and its plan rows (at 80x24, at 120x35, and on any screen a flatten of many plans fills). The
+        header on top counts the alerts and the bell rings; the desk shows the toasts still within their time once
+        the preview is closed (Textual shows the app's notifications on the screen that resumes)."""
+        super()._extend_compose(widgets)
+        widgets[:] = [w for w in widgets if not isinstance(w, ToastRack)]
+
     def on_mount(self) -> None:
         self._tables = list(self.query(VirtualTable))
         order = send_order(self.batch)
@@ -209,9 +218,16 @@ class PreviewScreen(SettledResize, ReadGuard, ModalScreen[None]):
         room = height - fixed - 1  # the commands table's margin
         if self.closing:
             plans = self.query_one("#preview-plans", VirtualTable)
-            plans_h = min(plans.row_count + 2, max(4, room // 3))  # + header line and border
+            margin = plans.styles.margin.top
+            wide = sum(w + 1 for _, w, _ in PLAN_COLUMNS if w) + 40 > width  # (VirtualTable's virtual width)
+            want_plans = plans.row_count + 2 + wide  # + its border and header line (and a horizontal scrollbar)
+            plans_h = min(want_plans, max(4, room // 3))
+            # on a short terminal the plans table gives way first (down to its header and one row), so that the
+            # commands table keeps its three lines and the status line below both stays on screen (a flatten done
+            # at 80x24 lost its DONE line under the report)
+            plans_h = max(min(want_plans, 3 + wide), min(plans_h, room - margin - min(want_cmd, 3)))
             plans.styles.height = plans_h
-            plans_h += 1  # margin
+            plans_h += margin
         commands.styles.height = max(min(want_cmd, 3), min(want_cmd, room - plans_h))
 
     def on_resize(self) -> None:
@@ -311,11 +327,10 @@ class PreviewScreen(SettledResize, ReadGuard, ModalScreen[None]):
         elif self.state in (PreviewState.DONE, PreviewState.EMPTY):
             self.close_once()
         elif self.state is PreviewState.BLOCKED:
-            self.app.bell()
-            self.notify("This preview has errors: nothing can be sent.", severity="error", timeout=3)
+            self.app.bell()  # (the status line says why: SENDING IS DISABLED, the errors above; no toast here)
 
     def action_cancel(self) -> None:
-        if self.state is PreviewState.SENDING:
+        if self.state is PreviewState.SENDING:  # (shown on the desk, where the toasts are)
             self.notify("Still sending: the outcomes go to the activity log.", timeout=4)
         self.close_once()
 

@@ -1,0 +1,55 @@
+"""A preview's confirm line and its DONE line stay readable on a small terminal. At 80x24 (and on any screen a flatten
+of many plans fills) an alert's toast covered the confirm line ("send 21 commands and HAL…") and the report: on a
+preview the toasts wait (its header still counts the alert; the desk shows the toast once the preview is closed,
+while it is within its time). And a flatten done at 80x24 lost its DONE line under the report."""
+
+from __future__ import annotations
+
+from textual.widgets._toast import Toast, ToastRack
+
+from tests.tui.conftest import Desk, preview_screen, ready, until
+from tui.screens.preview import PreviewScreen
+
+
+def toast_texts(screen: object) -> list[str]:
+    """The toasts drawn on this screen."""
+    racks = list(screen.query(ToastRack))  # type: ignore[attr-defined]
+    return [str(t.render()) for rack in racks if rack.display for t in rack.query(Toast)]
+
+
+async def test_an_alert_during_a_preview_waits_for_it_to_close(desk: Desk) -> None:
+    async with desk.app.run_test(size=(80, 24), notifications=True) as pilot:
+        await ready(pilot)
+        await pilot.press("F")
+        screen = await preview_screen(pilot)
+        desk.app.notify("TPL_9 UNPROTECTED: no stop for a position of 1", title="UNPROTECTED", severity="error",
+                        timeout=8)
+        await pilot.pause(0.2)
+        assert toast_texts(screen) == []  # nothing drawn over the confirm line
+        assert "send 21 commands and HALT the desk" in str(screen.query_one("#preview-status").render())
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(desk.app.screen, PreviewScreen), what="the preview closed")
+        await until(pilot, lambda: any("TPL_9 UNPROTECTED" in t for t in toast_texts(desk.app.screen)), 2,
+                    "the toast on the desk")
+
+
+async def test_a_flatten_done_at_80x24_keeps_its_done_line_on_screen(desk: Desk) -> None:
+    """The report (the desk HALTED line) above the status line took the last row at 80x24: the plans table gives
+    way (it scrolls) so that the DONE line stays inside the dialog."""
+    from tests.tui.conftest import sent
+    from tui.screens.preview import PreviewState
+
+    async with desk.app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await pilot.press("F")
+        screen = await preview_screen(pilot)
+        await pilot.press("y")
+        await sent(pilot, screen)
+        assert screen.state is PreviewState.DONE
+        await pilot.pause(0.2)
+        box = screen.query_one(".preview-box").content_region
+        status = screen.query_one("#preview-status")
+        assert "DONE" in str(status.render())
+        assert box.contains_region(status.region), (box, status.region)
+        report = screen.query_one("#preview-report")
+        assert report.display and box.contains_region(report.region)
