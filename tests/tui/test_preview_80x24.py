@@ -53,3 +53,31 @@ async def test_a_flatten_done_at_80x24_keeps_its_done_line_on_screen(desk: Desk)
         assert box.contains_region(status.region), (box, status.region)
         report = screen.query_one("#preview-report")
         assert report.display and box.contains_region(report.region)
+
+
+async def test_many_warnings_at_80x24_leave_the_confirm_line_on_screen(desk: Desk) -> None:
+    """The notes (warnings, errors) take what is left once the tables have their least and the status line its
+    own: twenty warnings at 80x24 pushed the confirm line off the dialog."""
+    from dataclasses import replace
+
+    from core.directives import Scope, StrategyDirective
+
+    async with desk.app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        directive = StrategyDirective(directive_id="STR_W", scope=Scope.CLOSE_EXISTING,
+                                      target_plan_ids=desk.bridge.active_plan_ids())
+        preview = desk.bridge.preview(directive).result(timeout=5)
+        assert preview.batch.ok
+        desk.bridge.preview_painted()
+        warned = replace(preview, batch=preview.batch.model_copy(
+            update={"warnings": [f"TPL_{i}: dust remains: 0.0001 BTCUSDT is finer than the step size" for i in
+                                 range(20)]}))
+        desk.app.push_screen(PreviewScreen(warned, directive, title="FLATTEN ALL", halt_desk=True))
+        screen = await preview_screen(pilot)
+        await pilot.pause(0.2)
+        box = screen.query_one(".preview-box").content_region
+        status = screen.query_one("#preview-status")
+        assert "send" in str(status.render())
+        assert box.contains_region(status.region), (box, status.region)
+        notes = screen.query_one("#preview-notes")
+        assert notes.display and notes.region.height >= 1 and box.contains_region(notes.region)

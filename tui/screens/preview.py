@@ -193,34 +193,49 @@ class PreviewScreen(SettledResize, ReadGuard, ModalScreen[None]):
 
     def _fit(self) -> None:
         """Size the tables to their rows, within the screen: small batches get a small dialog, and on a small
-        terminal the tables scroll while the title, totals and the confirm line stay on screen."""
+        terminal the tables scroll while the title, totals and the confirm line stay on screen. The notes (up to 12
+        lines) and the report (up to 10) get what is left once the tables have their least (a header and a row)
+        and the status line its own: at 80x24 a long report or many warnings pushed the status line off the
+        dialog."""
         height = (self.size.height or 50) - (1 if self.header is not None else 0) - 2  # header, top margin, footer
         box = self.query_one(".preview-box")
         width = max(20, (box.size.width or self.size.width or 160) - 4)  # border and padding
         fixed = 2  # the box's border
+        flexible: list[tuple[Static, int, int]] = []  # (widget, lines wanted, margins): the notes and the report
         for w in box.children:
             if not w.display or w.id in ("preview-commands", "preview-plans") or not isinstance(w, Static):
                 continue
             lines = 0
             for line in str(w.render()).splitlines() or [""]:
                 lines += max(1, -(-len(line) // width))
-            if w.id == "preview-notes":
-                lines = min(lines, 12)
-            elif w.id == "preview-report":
-                lines = min(lines, 10)
+            margins = w.styles.margin.top + w.styles.margin.bottom
+            if w.id in ("preview-notes", "preview-report"):
+                flexible.append((w, min(lines, 12 if w.id == "preview-notes" else 10), margins))
+                continue
             w.styles.height = lines
-            fixed += lines + w.styles.margin.top + w.styles.margin.bottom
+            fixed += lines + margins
         commands = self.query_one("#preview-commands", VirtualTable)
         want_cmd = commands.row_count + 1 if commands.display else 0
         if want_cmd and sum(w for _, w, _ in COMMAND_COLUMNS) + 30 > width:
             want_cmd += 1  # the horizontal scrollbar of a table wider than the box
-        plans_h = 0
-        room = height - fixed - 1  # the commands table's margin
+        least = (1 + min(want_cmd, 3)) if want_cmd else 0  # the commands table's margin and its three lines
+        plans: VirtualTable | None = None
+        want_plans = wide = margin = 0
         if self.closing:
             plans = self.query_one("#preview-plans", VirtualTable)
             margin = plans.styles.margin.top
-            wide = sum(w + 1 for _, w, _ in PLAN_COLUMNS if w) + 40 > width  # (VirtualTable's virtual width)
+            wide = int(sum(w + 1 for _, w, _ in PLAN_COLUMNS if w) + 40 > width)  # (VirtualTable's virtual width)
             want_plans = plans.row_count + 2 + wide  # + its border and header line (and a horizontal scrollbar)
+            least += margin + min(want_plans, 3 + wide)
+        spare = height - fixed - least
+        for w, lines, margins in flexible:  # in the dialog's order: the notes, then the report
+            lines = max(1, min(lines, spare - margins))
+            w.styles.height = lines
+            fixed += lines + margins
+            spare -= lines + margins
+        plans_h = 0
+        room = height - fixed - (1 if want_cmd else 0)  # the commands table's margin
+        if plans is not None:
             plans_h = min(want_plans, max(4, room // 3))
             # on a short terminal the plans table gives way first (down to its header and one row), so that the
             # commands table keeps its three lines and the status line below both stays on screen (a flatten done
