@@ -119,7 +119,7 @@ class PlanDeskApp(AlertsMixin, DeskViewsMixin, OrderActions, DeskActions, App[No
         self._sending: dict[str, PreviewScreen] = {}
         self._detail_for: str | None = None
         self._painted_last = True
-        #: monotonic time until which the live pulls wait for a preview being made (hold_polls_for_preview)
+        #: monotonic time until which the live pulls wait for a preview being made (hold_for_preview)
         self._polls_held_until = 0.0
         self.first_paint: float | None = None  # perf_counter at the first refresh after mount (benchmark)
 
@@ -193,8 +193,7 @@ class PlanDeskApp(AlertsMixin, DeskViewsMixin, OrderActions, DeskActions, App[No
         """The one place worker failures end up: the activity log and a notification."""
         if event.state is not WorkerState.ERROR:
             return
-        self._logw.flush()  # a preview that failed is not painted: what it held is written now, before the failure
-        self.release_polls()
+        self.end_preview_hold()  # a preview that failed is not painted: what the log held is written before the failure
         err = event.worker.error
         name = event.worker.name or "worker"
         text = f"{name} failed: {err.__class__.__name__}: {err}" if err else f"{name} failed"
@@ -263,25 +262,27 @@ class PlanDeskApp(AlertsMixin, DeskViewsMixin, OrderActions, DeskActions, App[No
         if not self.polls_held():
             self.poll()
 
-    def hold_polls(self, seconds: float) -> None:
+    def hold_for_preview(self, seconds: float) -> None:
         """While a preview is being made and painted, the live pulls (the timer's and the bridge's wake-ups) wait,
-        and the desk is not painted (DeskScreen): under a busy feed each pull re-prices and repaints the desk's rows
-        on this thread, in the interpreter's turn the preview's translation (on the preview thread) and its first
-        paint need. Nothing is lost: the bridge keeps what changed until the next pull, which `release_polls` asks
-        for at once. At most `seconds`."""
+        the desk is not painted (DeskScreen) and the activity log holds its lines (ActivityLog.hold): under a busy
+        feed each pull re-prices and repaints the desk's rows on this thread, in the interpreter's turn the preview's
+        translation (on the preview thread) and its first paint need. Nothing is lost: the bridge keeps what changed
+        until the next pull, which `end_preview_hold` asks for at once. At most `seconds`."""
+        self._logw.hold(seconds)
         self._polls_held_until = max(self._polls_held_until, time.monotonic() + seconds)
-        self.set_timer(seconds, self._polls_hold_ended)
+        self.set_timer(seconds, self._preview_hold_ran_out)
 
-    def _polls_hold_ended(self) -> None:
+    def _preview_hold_ran_out(self) -> None:
         if not self.polls_held():  # (a later hold may have extended it)
-            self.release_polls()
+            self.end_preview_hold()
 
     def polls_held(self) -> bool:
         return time.monotonic() < self._polls_held_until
 
-    def release_polls(self) -> None:
-        """The preview is painted (or failed, or the hold ran out): the pulls go on, the first one now (after what
-        is queued), and the desk, if it is still on top, is painted."""
+    def end_preview_hold(self) -> None:
+        """The preview is painted (or failed, or the hold ran out): the log writes what it held, the pulls go on,
+        the first one now (after what is queued), and the desk, if it is still on top, is painted."""
+        self._logw.flush()
         if self._polls_held_until:
             self._polls_held_until = 0.0
             self.call_later(self.poll)

@@ -36,7 +36,6 @@ from tui.screens.help import HelpScreen
 from tui.screens.many_inputs import ManyScaleScreen, ManyStopScreen
 from tui.screens.preview import PreviewScreen
 from tui.screens.preview_diff import with_changes
-from tui.widgets.activity import ActivityLog
 from tui.widgets.fmt import num
 from tui.widgets.header import DeskHeader
 from tui.widgets.plans_table import PlansTable
@@ -46,7 +45,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 DESK_ACTIONS = ("stop", "scale", "close_plan", "new_plan", "flatten_all", "flatten_marked")
-#: the longest the activity log holds its lines for a preview that is never painted (ActivityLog.hold)
+#: the longest a preview that is never painted holds the log, the live pulls and the desk's paint
 PREVIEW_LOG_HOLD = 3.0
 
 
@@ -69,7 +68,6 @@ class DeskActions(ManyPlanActions):
     _filter: Input
     _outcomes: deque[tuple[str, CommandOutcome]]
     _sending: dict[str, PreviewScreen]
-    _logw: ActivityLog
 
     def _await(self, fut: Future[T], name: str, done: Callable[[T], Any], *, exclusive: bool = False) -> None:
         raise NotImplementedError  # pragma: no cover - PlanDeskApp
@@ -80,10 +78,10 @@ class DeskActions(ManyPlanActions):
     def poll(self) -> None:
         raise NotImplementedError  # pragma: no cover - PlanDeskApp
 
-    def hold_polls(self, seconds: float) -> None:
+    def hold_for_preview(self, seconds: float) -> None:
         raise NotImplementedError  # pragma: no cover - PlanDeskApp
 
-    def release_polls(self) -> None:
+    def end_preview_hold(self) -> None:
         raise NotImplementedError  # pragma: no cover - PlanDeskApp
 
     if TYPE_CHECKING:
@@ -278,8 +276,7 @@ class DeskActions(ManyPlanActions):
     # ---------------------------------------------------------------------------------------------- preview/send
 
     def start_preview(self, directive: StrategyDirective, *, title: str, halt_desk: bool = False) -> None:
-        self._logw.hold(PREVIEW_LOG_HOLD)  # written once the preview is painted (ActivityLog.hold)
-        self.hold_polls(PREVIEW_LOG_HOLD)  # and the live pulls wait as long (PlanDeskApp.hold_polls)
+        self.hold_for_preview(PREVIEW_LOG_HOLD)  # the log, the live pulls, the desk's paint (PlanDeskApp)
         self.log_line("preview", f"preview {directive.directive_id}: {title}")
         future = self.bridge.preview(directive)  # first: the translation starts while the rows are copied
         targets = directive.target_plan_ids
@@ -297,8 +294,7 @@ class DeskActions(ManyPlanActions):
 
     def on_preview_screen_painted(self, event: PreviewScreen.Painted) -> None:
         self.bridge.preview_painted()
-        self._logw.flush()
-        self.release_polls()
+        self.end_preview_hold()
 
     def on_preview_screen_send_requested(self, event: PreviewScreen.SendRequested) -> None:
         screen = event.screen

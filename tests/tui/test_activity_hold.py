@@ -30,6 +30,14 @@ def held_previews(desk: Desk) -> list[tuple[Any, Future[Any]]]:
     return pending
 
 
+async def ask_held_preview(desk: Desk, pilot: Any, key: str = "c") -> tuple[Any, Future[Any]]:
+    """Press `key` with the bridge's previews held: the (directive, future) of the preview it asked for."""
+    pending = held_previews(desk)
+    await pilot.press(key)
+    await until(pilot, lambda: bool(pending), what="the preview asked for")
+    return pending[0]
+
+
 def release(desk: Desk, directive: Any, fut: Future[Any]) -> None:
     """Resolve a held preview with the real one."""
     fut.set_result(type(desk.bridge).preview(desk.bridge, directive).result(timeout=5))
@@ -39,10 +47,7 @@ async def test_the_line_of_a_preview_is_written_once_the_preview_is_painted(desk
     async with desk.app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await select(pilot, "TPL_2")
-        pending = held_previews(desk)
-        await pilot.press("c")
-        await until(pilot, lambda: bool(pending), what="the preview asked for")
-        directive, fut = pending[0]
+        directive, fut = await ask_held_preview(desk, pilot)
         await pilot.pause(0.2)
         did = directive.directive_id
         log = desk.app.query_one(ActivityLog)
@@ -57,10 +62,7 @@ async def test_the_line_of_a_preview_is_written_once_the_preview_is_painted(desk
 async def test_a_preview_that_fails_writes_what_the_log_held_at_once(desk: Desk) -> None:
     async with desk.app.run_test(size=SIZE) as pilot:
         await ready(pilot)
-        pending = held_previews(desk)
-        await pilot.press("c")
-        await until(pilot, lambda: bool(pending), what="the preview asked for")
-        directive, fut = pending[0]
+        directive, fut = await ask_held_preview(desk, pilot)
         fut.set_exception(RuntimeError("venue exploded"))
         await until(pilot, lambda: "preview failed" in shown(desk), 1.0, "the failure, well before the hold ends")
         did = directive.directive_id
@@ -73,10 +75,7 @@ async def test_a_preview_never_painted_lets_the_log_go_after_a_time(desk: Desk, 
     monkeypatch.setattr(app_actions, "PREVIEW_LOG_HOLD", 0.3)
     async with desk.app.run_test(size=SIZE) as pilot:
         await ready(pilot)
-        pending = held_previews(desk)
-        await pilot.press("c")
-        await until(pilot, lambda: bool(pending), what="the preview asked for")
-        directive, fut = pending[0]
+        directive, fut = await ask_held_preview(desk, pilot)
         did = directive.directive_id
         await until(pilot, lambda: did in shown(desk), 2, "the held line after PREVIEW_LOG_HOLD")
         assert not fut.done()

@@ -9,7 +9,7 @@ from typing import Any
 
 import tui.app_actions as app_actions
 from tests.tui.conftest import SIZE, Desk, preview_screen, ready, select, until
-from tests.tui.test_activity_hold import held_previews, release
+from tests.tui.test_activity_hold import ask_held_preview, release
 
 
 def net_shown(desk: Desk, plan_id: str) -> D | None:
@@ -20,14 +20,12 @@ def net_shown(desk: Desk, plan_id: str) -> D | None:
 async def stop_fill_while_previewing(desk: Desk, pilot: Any) -> tuple[Any, Any]:
     """Ask for a preview (held), then let the market fall through TPL_1's stop: the ledger has the fill."""
     await select(pilot, "TPL_2")
-    pending = held_previews(desk)
-    await pilot.press("c")
-    await until(pilot, lambda: bool(pending), what="the preview asked for")
+    held = await ask_held_preview(desk, pilot)
     assert net_shown(desk, "TPL_1") != 0
     desk.engine.set_mark("BTCUSDT", D("97000"), 0.0)
     await until(pilot, lambda: desk.ledger.get_plan("TPL_1").net_position == 0, what="the stop fill in the ledger")
     await until(pilot, lambda: desk.bridge.rows_of(["TPL_1"])["TPL_1"].net == 0, what="the bridge's view")
-    return pending[0]
+    return held
 
 
 async def test_the_desk_does_not_pull_while_a_preview_is_made_and_pulls_once_it_is_painted(desk: Desk) -> None:
@@ -83,10 +81,7 @@ async def test_the_desk_is_not_painted_while_a_preview_is_made_and_is_once_it_fa
     paints = desk_paints(monkeypatch)
     async with desk.app.run_test(size=SIZE) as pilot:
         await ready(pilot)
-        pending = held_previews(desk)
-        await pilot.press("c")
-        await until(pilot, lambda: bool(pending), what="the preview asked for")
-        _directive, fut = pending[0]
+        _directive, fut = await ask_held_preview(desk, pilot)
         await pilot.pause(0.1)
         n = len(paints)
         desk.app.screen.refresh()  # the desk has something new to paint
@@ -101,10 +96,8 @@ async def test_a_preview_never_painted_lets_the_desk_paint_after_a_time(desk: De
     paints = desk_paints(monkeypatch)
     async with desk.app.run_test(size=SIZE) as pilot:
         await ready(pilot)
-        pending = held_previews(desk)
-        await pilot.press("c")
-        await until(pilot, lambda: bool(pending), what="the preview asked for")
+        _directive, fut = await ask_held_preview(desk, pilot)
         n = len(paints)
         desk.app.screen.refresh()
         await until(pilot, lambda: len(paints) > n, 2.0, "the desk painted after PREVIEW_LOG_HOLD")
-        assert not pending[0][1].done()
+        assert not fut.done()

@@ -11,6 +11,13 @@ from tests.tui.conftest import Desk, preview_screen, ready, until
 from tui.screens.preview import PreviewScreen
 
 
+def in_dialog(screen: PreviewScreen, selector: str) -> tuple[bool, object, object]:
+    """Is the widget inside the preview dialog's content area? (and the two regions, for the message)"""
+    box = screen.query_one(".preview-box").content_region
+    region = screen.query_one(selector).region
+    return box.contains_region(region), box, region
+
+
 def toast_texts(screen: object) -> list[str]:
     """The toasts drawn on this screen."""
     racks = list(screen.query(ToastRack))  # type: ignore[attr-defined]
@@ -47,12 +54,10 @@ async def test_a_flatten_done_at_80x24_keeps_its_done_line_on_screen(desk: Desk)
         await sent(pilot, screen)
         assert screen.state is PreviewState.DONE
         await pilot.pause(0.2)
-        box = screen.query_one(".preview-box").content_region
-        status = screen.query_one("#preview-status")
-        assert "DONE" in str(status.render())
-        assert box.contains_region(status.region), (box, status.region)
-        report = screen.query_one("#preview-report")
-        assert report.display and box.contains_region(report.region)
+        assert "DONE" in str(screen.query_one("#preview-status").render())
+        inside, *regions = in_dialog(screen, "#preview-status")
+        assert inside, regions
+        assert screen.query_one("#preview-report").display and in_dialog(screen, "#preview-report")[0]
 
 
 async def test_many_warnings_at_80x24_leave_the_confirm_line_on_screen(desk: Desk) -> None:
@@ -75,9 +80,8 @@ async def test_many_warnings_at_80x24_leave_the_confirm_line_on_screen(desk: Des
         desk.app.push_screen(PreviewScreen(warned, directive, title="FLATTEN ALL", halt_desk=True))
         screen = await preview_screen(pilot)
         await pilot.pause(0.2)
-        box = screen.query_one(".preview-box").content_region
-        status = screen.query_one("#preview-status")
-        assert "send" in str(status.render())
-        assert box.contains_region(status.region), (box, status.region)
+        assert "send" in str(screen.query_one("#preview-status").render())
+        inside, *regions = in_dialog(screen, "#preview-status")
+        assert inside, regions
         notes = screen.query_one("#preview-notes")
-        assert notes.display and notes.region.height >= 1 and box.contains_region(notes.region)
+        assert notes.display and notes.region.height >= 1 and in_dialog(screen, "#preview-notes")[0]
