@@ -24,6 +24,7 @@ from textual.worker import Worker, WorkerState
 
 from core.models import DeskStatus
 from core.outcomes import CommandOutcome, ExecutionReport
+from tui import textual_fixes  # noqa: F401  (applied on import)
 from tui.alerts import AlertBook
 from tui.app_actions import DeskActions
 from tui.app_alerts import AlertsMixin
