@@ -5,6 +5,7 @@ while it is within its time). And a flatten done at 80x24 lost its DONE line und
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets._toast import Toast, ToastRack
 
 from tests.tui.conftest import Desk, preview_screen, ready, until
@@ -85,3 +86,38 @@ async def test_many_warnings_at_80x24_leave_the_confirm_line_on_screen(desk: Des
         assert inside, regions
         notes = screen.query_one("#preview-notes")
         assert notes.display and notes.region.height >= 1 and in_dialog(screen, "#preview-notes")[0]
+
+
+def shown_lines(screen: PreviewScreen, selector: str) -> list[str]:
+    """The lines of a widget as painted (what is cut by its height is not there)."""
+    w = screen.query_one(selector)
+    return ["".join(seg.text for seg in strip).rstrip() for strip in w.render_lines(w.region.reset_offset)]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 50)])
+async def test_notes_cut_by_the_dialog_say_how_many_are_not_shown(desk: Desk, size: tuple[int, int]) -> None:
+    """Twenty warnings do not fit at 80x24 (nor in the notes' twelve lines at 160x50): the last line shown says how
+    many are cut, of which kind, and where all of them are (the journal keeps the whole batch)."""
+    from dataclasses import replace
+
+    from core.directives import Scope, StrategyDirective
+
+    async with desk.app.run_test(size=size) as pilot:
+        await ready(pilot)
+        directive = StrategyDirective(directive_id=f"STR_N{size[0]}", scope=Scope.CLOSE_EXISTING,
+                                      target_plan_ids=desk.bridge.active_plan_ids())
+        preview = desk.bridge.preview(directive).result(timeout=5)
+        desk.bridge.preview_painted()
+        warned = replace(preview, batch=preview.batch.model_copy(update={"warnings": [
+            f"TPL_{i}: dust remains: 0.0001 BTCUSDT is finer than the step size" for i in range(20)]}))
+        desk.app.push_screen(PreviewScreen(warned, directive, title="FLATTEN ALL"))
+        screen = await preview_screen(pilot)
+        await pilot.pause(0.2)
+        lines = [line for line in shown_lines(screen, "#preview-notes") if line.strip()]
+        warnings_shown = [line for line in lines if "warning: TPL_" in line]
+        assert 1 <= len(warnings_shown) < 20, lines
+        last = " ".join(lines[lines.index(warnings_shown[-1]) + 1:])  # (wrapped at 80 columns)
+        assert f"{20 - len(warnings_shown)} more not shown" in last, lines
+        where = f"plandesk journal --db {desk.bridge.db} --json --directive STR_N{size[0]}"
+        assert "20 warnings" in last and where.replace(" ", "") in last.replace(" ", ""), last  # (wrapped anywhere)
+        assert in_dialog(screen, "#preview-status")[0]

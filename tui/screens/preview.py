@@ -53,6 +53,11 @@ class PreviewState(StrEnum):
     REFUSED = "refused"  # the handler refused (stale preview, already sent): nothing was sent
 
 
+def _rows(line: str, width: int) -> int:
+    """The lines `line` takes in `width` columns (wrapped)."""
+    return max(1, -(-len(line) // max(width, 1)))
+
+
 class PreviewScreen(SettledResize, ReadGuard, ModalScreen[None]):
     BINDINGS = [
         Binding("y", "send", "Send", id="preview.send"),
@@ -97,6 +102,7 @@ class PreviewScreen(SettledResize, ReadGuard, ModalScreen[None]):
         self.before: Mapping[str, PlanRow] = plans if isinstance(plans, Mapping) else {r.plan_id: r
                                                                                       for r in plans or []}
         self.closing = directive.scope is Scope.CLOSE_EXISTING
+        self._notes_shown = ""  # the notes' text as shown (see _fit)
         self.report: ExecutionReport | None = None
         self.left_open: list[str] = []  # plans of a flatten not flat at its end
         self.outcomes: dict[tuple[int, int], CommandOutcome] = {}
@@ -119,7 +125,9 @@ class PreviewScreen(SettledResize, ReadGuard, ModalScreen[None]):
             yield Static(self._title(), id="preview-title", classes="dialog-title")
             yield Static(summarize(b, self.preview.markets).text(), id="preview-summary")
             yield Static(self._marks(), id="preview-marks")
-            yield Static(self._notes(), id="preview-notes")
+            notes = self._notes()
+            self._notes_shown = notes.plain
+            yield Static(notes, id="preview-notes")
             table = VirtualTable(COMMAND_COLUMNS, id="preview-commands")
             yield table
             if self.closing:
@@ -206,8 +214,11 @@ class PreviewScreen(SettledResize, ReadGuard, ModalScreen[None]):
             if not w.display or w.id in ("preview-commands", "preview-plans") or not isinstance(w, Static):
                 continue
             lines = 0
-            for line in str(w.render()).splitlines() or [""]:
-                lines += max(1, -(-len(line) // width))
+            if w.id == "preview-notes":  # all of them, not the ones shown now
+                lines = sum(_rows(text, width) for text, _ in self._note_items())
+            else:
+                for line in str(w.render()).splitlines() or [""]:
+                    lines += _rows(line, width)
             margins = w.styles.margin.top + w.styles.margin.bottom
             if w.id in ("preview-notes", "preview-report"):
                 flexible.append((w, min(lines, 12 if w.id == "preview-notes" else 10), margins))
@@ -230,6 +241,11 @@ class PreviewScreen(SettledResize, ReadGuard, ModalScreen[None]):
         spare = height - fixed - least
         for w, lines, margins in flexible:  # in the dialog's order: the notes, then the report
             lines = max(1, min(lines, spare - margins))
+            if w.id == "preview-notes":
+                notes = self._notes(lines, width)
+                if notes.plain != self._notes_shown:  # (an update asks for a layout, and a layout for a fit)
+                    self._notes_shown = notes.plain
+                    w.update(notes)
             w.styles.height = lines
             fixed += lines + margins
             spare -= lines + margins
@@ -249,19 +265,41 @@ class PreviewScreen(SettledResize, ReadGuard, ModalScreen[None]):
         self._fit()
         self.call_after_refresh(self._fit)  # again with the box's real width
 
-    def _notes(self) -> Text:
-        t = Text()
+    def _note_items(self) -> list[tuple[str, str]]:
+        """The notes' lines (text, style): what changed since a stale preview, the errors, then the warnings."""
+        items: list[tuple[str, str]] = []
         if self.preview.changes:
-            t.append("CHANGED since the preview that was refused as stale (this one is fresh):\n",
-                     "bold black on yellow")
-            for line in self.preview.changes:
-                t.append(f"  Δ {line}\n", "bold yellow")
-        for e in self.batch.errors:
-            t.append(f"✗ error: {e}\n", "bold red")
-        for w in self.batch.warnings:
-            t.append(f"! warning: {w}\n", "yellow")
-        t.rstrip()
-        return t
+            items.append(("CHANGED since the preview that was refused as stale (this one is fresh):",
+                          "bold black on yellow"))
+            items += [(f"  Δ {line}", "bold yellow") for line in self.preview.changes]
+        items += [(f"✗ error: {e}", "bold red") for e in self.batch.errors]
+        items += [(f"! warning: {w}", "yellow") for w in self.batch.warnings]
+        return items
+
+    def _notes(self, rows: int | None = None, width: int = 0) -> Text:
+        """The notes, within `rows` lines of `width` when given: those that do not fit are counted on the last
+        line, with where to read them all (the journal keeps the whole batch)."""
+        items = self._note_items()
+        if rows is not None and width and sum(_rows(text, width) for text, _ in items) > rows:
+            b = self.batch
+            kinds = [f"{n} {what}{'s' * (n != 1)}" for n, what in ((len(self.preview.changes), "change"),
+                                                                   (len(b.errors), "error"),
+                                                                   (len(b.warnings), "warning")) if n]
+            db = getattr(getattr(self.app, "bridge", None), "db", None)  # the journal lives in the ledger file
+            where = f"plandesk journal{f' --db {db}' if db else ''} --json --directive {b.directive_id}"
+
+            def tail(more: int) -> str:
+                return f"… {more} more not shown · {', '.join(kinds)} in all: {where}"
+
+            shown = 0
+            used = 0
+            for text, _ in items:  # whole notes while they fit with the count below them
+                if used + _rows(text, width) + _rows(tail(len(items) - shown), width) > rows:
+                    break
+                shown += 1
+                used += _rows(text, width)
+            items = [*items[:shown], (tail(len(items) - shown), "bold")]
+        return Text("\n").join(Text(text, style) for text, style in items)
 
     def _status(self) -> Text:
         s = self.state
