@@ -14,9 +14,10 @@ from tui.widgets.fmt import DASH, avg, fit, num, pnl, signed
 
 # (key, label, width, right-aligned), in the order an operator needs them: what a narrow terminal cuts off (the table
 # scrolls sideways) is the right-hand end, so the plan, its position, its P&L, whether it is protected and its stop
-# come first (on 80 columns up to the status, on 120 up to the order count: where a column is cut at the edge, it
-# is cut in its blank left padding, not in its digits).
-COLUMNS: list[tuple[str, str, int, bool]] = [
+# come first (on 120 columns up to the order count: where a column is cut at the edge, it is cut in its blank left
+# padding, not in its digits).
+Column = tuple[str, str, int, bool]
+COLUMNS: list[Column] = [
     ("plan", "plan", 14, False),
     ("symbol", "symbol", 9, False),
     ("side", "side", 5, False),
@@ -30,10 +31,55 @@ COLUMNS: list[tuple[str, str, int, bool]] = [
     ("avg", "avg entry", 13, True),
     ("ver", "ver", 5, True),
 ]
+# Below the width the wide layout needs through its stop (WIDE.needs), the narrow one: tighter columns and the side
+# further right (the position's sign says long or short), so that 80 columns show the plan, symbol, position, uPnL,
+# status and stop, and the take profit next to them is cut in its blank padding. The same columns, keyed alike:
+# sorting, marks and header clicks do not change with the layout.
+NARROW_COLUMNS: list[Column] = [
+    ("plan", "plan", 12, False),
+    ("symbol", "symbol", 8, False),
+    ("net", "net", 11, True),
+    ("upnl", "uPnL", 11, True),
+    ("status", "status", 11, False),
+    ("stop", "stop", 11, True),
+    ("tp", "TP", 11, True),  # (a short label: where 80 columns cut this column, they cut blank padding)
+    ("side", "side", 5, False),
+    ("orders", "orders", 6, True),
+    ("mark", "mark", 11, True),
+    ("avg", "avg entry", 11, True),
+    ("ver", "ver", 5, True),
+]
 
-W = {key: width for key, _, width, _ in COLUMNS}
-KEYS = tuple(key for key, _, _, _ in COLUMNS)
-#: a column's place in a row's cells
+
+class Layout:
+    """One arrangement of the plans table's columns: their order, labels and widths (cells are fitted to them)."""
+
+    __slots__ = ("columns", "keys", "name", "needs", "right", "w")
+
+    def __init__(self, name: str, columns: list[Column], padding: int = 1) -> None:
+        self.name = name
+        self.columns = tuple(columns)
+        self.keys = tuple(key for key, _, _, _ in columns)
+        self.right = tuple(right for _, _, _, right in columns)
+        self.w = {key: width for key, _, width, _ in columns}
+        upto = self.keys.index("stop") + 1
+        #: the width its columns take through the stop, with their padding
+        self.needs = sum(width + 2 * padding for _, _, width, _ in columns[:upto])
+
+
+WIDE = Layout("wide", COLUMNS)
+NARROW = Layout("narrow", NARROW_COLUMNS)
+
+
+def layout_for(width: int) -> Layout:
+    """The layout for a table `width` cells wide (its vertical scrollbar included): the wide one where its stop is
+    on screen beside a scrollbar, else the narrow one."""
+    return WIDE if width <= 0 or width >= WIDE.needs + 2 else NARROW
+
+
+W = WIDE.w
+KEYS = WIDE.keys
+#: a column's place in a row's cells (the wide layout)
 AT = {key: i for i, key in enumerate(KEYS)}
 Cell = tuple[str, str]  # (text, style)
 
@@ -41,7 +87,9 @@ Cell = tuple[str, str]  # (text, style)
 MARK = "■ "
 
 
-def cells_of(row: PlanRow, marked: bool = False, stale: bool = False) -> tuple[Cell, ...]:
+def cells_of(row: PlanRow, marked: bool = False, stale: bool = False, layout: Layout = WIDE) -> tuple[Cell, ...]:
+    """The row's cells in the layout's order, each fitted to its column."""
+    w = layout.w
     long = row.side is Side.BUY
     closed = row.status is PlanStatus.CLOSED
     dim = "dim" if closed else ""
@@ -49,23 +97,23 @@ def cells_of(row: PlanRow, marked: bool = False, stale: bool = False) -> tuple[C
     pnl_style = "dim" if closed or up is None or up == 0 else ("green" if up > 0 else "red")
     unprotected = row.stop is None and row.net != 0
     cells: dict[str, Cell] = {
-        "plan": (fit(MARK + row.plan_id, W["plan"]), "bold reverse") if marked
-        else (fit(row.plan_id, W["plan"]), "bold" if not closed else "dim"),
-        "symbol": (fit(row.symbol, W["symbol"]), dim),
+        "plan": (fit(MARK + row.plan_id, w["plan"]), "bold reverse") if marked
+        else (fit(row.plan_id, w["plan"]), "bold" if not closed else "dim"),
+        "symbol": (fit(row.symbol, w["symbol"]), dim),
         "side": ("LONG" if long else "SHORT", dim or ("green" if long else "magenta")),
-        "net": (fit(signed(row.net), W["net"], row.net, sign=True), dim),
-        "upnl": (fit(pnl(up), W["upnl"], up, sign=True), pnl_style),
+        "net": (fit(signed(row.net), w["net"], row.net, sign=True), dim),
+        "upnl": (fit(pnl(up), w["upnl"], up, sign=True), pnl_style),
         "status": ("UNPROTECTED", "bold white on red") if row.unprotected and not closed
         else (str(row.status), "dim" if closed else "green"),
-        "stop": ("none" if unprotected else fit(num(row.stop), W["stop"], row.stop), "yellow" if unprotected else dim),
-        "tp": (fit(num(row.take_profit), W["tp"], row.take_profit), dim),
-        "mark": (fit(num(row.mark), W["mark"], row.mark), "black on yellow") if stale and not closed
-        else (fit(num(row.mark), W["mark"], row.mark), dim),
-        "avg": (fit(avg(row.avg_entry), W["avg"], row.avg_entry) if row.net != 0 else DASH, dim),
+        "stop": ("none" if unprotected else fit(num(row.stop), w["stop"], row.stop), "yellow" if unprotected else dim),
+        "tp": (fit(num(row.take_profit), w["tp"], row.take_profit), dim),
+        "mark": (fit(num(row.mark), w["mark"], row.mark), "black on yellow") if stale and not closed
+        else (fit(num(row.mark), w["mark"], row.mark), dim),
+        "avg": (fit(avg(row.avg_entry), w["avg"], row.avg_entry) if row.net != 0 else DASH, dim),
         "orders": (str(row.open_orders), dim),
         "ver": (str(row.version), "dim"),
     }
-    return tuple(cells[key] for key in KEYS)
+    return tuple(cells[key] for key in layout.keys)
 
 
 def row_matches(row: PlanRow, needle: str, stale: Collection[str] = ()) -> bool:

@@ -15,11 +15,11 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
 
 from tui.plan_filter import PRICED_SORTS, SORT_CYCLE, SORT_NAMES, SORTS, sorted_ids, sorted_keys
-from tui.widgets.plans_cells import COLUMNS, MARK
+from tui.widgets.plans_cells import MARK
 
 if TYPE_CHECKING:
     from tui.bridge_view import PlanRow
-    from tui.widgets.plans_cells import Cell
+    from tui.widgets.plans_cells import Cell, Layout
 
 
 class SortAndMarks:
@@ -35,6 +35,7 @@ class SortAndMarks:
         _sort: str | None
         _descending: bool
         _order: list[str]
+        _layout: Layout
         _row_locations: TwoWayDict[Any, int]
         _update_count: int
         rows: dict[Any, Any]
@@ -120,7 +121,7 @@ class SortAndMarks:
 
     def _show_labels(self) -> None:
         """The plan column's header counts the marks; the sorted column's header shows the direction."""
-        for key, label, width, right in COLUMNS:
+        for key, label, width, right in self._layout.columns:
             text = label
             if key == "plan" and self._marked:
                 text = f"{MARK}{len(self._marked)} marked"

@@ -18,18 +18,31 @@ from decimal import Decimal
 
 from rich.style import Style
 from rich.text import Text
+from textual import events
+from textual._two_way_dict import TwoWayDict
 from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable
-from textual.widgets.data_table import RowDoesNotExist
+from textual.widgets.data_table import ColumnKey, RowDoesNotExist
 
 from core.models import PlanStatus
 from tui.bridge_view import PlanRow
 from tui.plan_filter import parse_filter
 from tui.widgets.fast_table import FastDataTable
-from tui.widgets.plans_cells import COLUMNS, MARK, Cell, W, cells_of, render_cell, row_matches
+from tui.widgets.plans_cells import (
+    COLUMNS,
+    MARK,
+    WIDE,
+    Cell,
+    Layout,
+    W,
+    cells_of,
+    layout_for,
+    render_cell,
+    row_matches,
+)
 from tui.widgets.plans_order import SortAndMarks
 
 __all__ = ["COLUMNS", "MARK", "W", "PlansTable", "cells_of"]
@@ -87,8 +100,9 @@ class PlansTable(SortAndMarks, FastDataTable):
         self._shown: dict[str, tuple[Cell, ...]] = {}  # what each row in the table displays now
         self._agg: dict[str, list[Decimal]] = {}  # per symbol over ACTIVE rows: [sum of net, sum of avg * net]
         self._active = 0
-        self._right = [c[3] for c in COLUMNS]
-        self._keys = [c[0] for c in COLUMNS]
+        self._layout: Layout = WIDE  # the columns' order and widths: WIDE, or NARROW below WIDE.needs (on_resize)
+        self._right = list(WIDE.right)
+        self._keys = list(WIDE.keys)
         self._marked: dict[str, None] = {}  # plans chosen with space / `*`, in the order they were marked
         self._sort: str | None = None  # column key, or None: the ledger's order
         self._descending = False
@@ -100,8 +114,7 @@ class PlansTable(SortAndMarks, FastDataTable):
         self.cell_writes = 0  # cells written after being added (tests and the benchmark read it)
 
     def on_mount(self) -> None:
-        for key, label, width, right in COLUMNS:
-            self.add_column(Text(label, justify="right" if right else "left"), key=key, width=width)
+        self._add_columns()
         self.watch(self, "scroll_y", lambda _old, _new: self.refresh_visible(), init=False)
         self.set_interval(1.0, self.check_stale, name="stale-marks")  # a mark goes stale when nothing arrives
 
@@ -130,7 +143,55 @@ class PlansTable(SortAndMarks, FastDataTable):
         return row.at_mark(self._marks.get(row.symbol))
 
     def _cells(self, row: PlanRow) -> tuple[Cell, ...]:
-        return cells_of(self.current(row), row.plan_id in self._marked, row.symbol in self._stale)
+        return cells_of(self.current(row), row.plan_id in self._marked, row.symbol in self._stale, self._layout)
+
+    # ---------------------------------------------------------------------------------------------- layout
+
+    def _add_columns(self) -> None:
+        for key, label, width, right in self._layout.columns:
+            self.add_column(Text(label, justify="right" if right else "left"), key=key, width=width)
+
+    @property
+    def column_layout(self) -> Layout:
+        """The columns' arrangement now (plans_cells.WIDE or NARROW). (Not `layout`: Widget.layout is Textual's
+        CSS layout.)"""
+        return self._layout
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.use_layout(layout_for(event.size.width))
+
+    def use_layout(self, layout: Layout) -> None:
+        """Arrange the columns as `layout` says, in place: the same columns (their keys, the rows' cells) in the
+        layout's order and widths, the table's caches dropped and every row's cells due again (refresh_visible
+        writes the rows on screen now, fitted to the new widths; the others as they scroll into view, as after any
+        update). Only when the layout changes (a resize across WIDE.needs). Clearing and adding 2,000 rows again
+        took ~0.4 s and the resize's paint after it ~1.5 s; this is one screen's worth of rows."""
+        if layout is self._layout:
+            return
+        self._layout = layout
+        self._right = list(layout.right)
+        self._keys = list(layout.keys)
+        old = self.columns
+        self.columns = {}
+        self._column_locations = TwoWayDict({})
+        for index, (key, label, width, right) in enumerate(layout.columns):
+            column = old[ColumnKey(key)]
+            column.label = Text(label, justify="right" if right else "left")
+            column.width = width
+            column.content_width = len(label)
+            self.columns[column.key] = column
+            self._column_locations[column.key] = index
+        self._shown = dict.fromkeys(self._shown, ())  # (no cells shown: all of them are written again)
+        self._fast_cells.clear()
+        self._fast_lines.clear()
+        self._cell_render_cache.clear()
+        self._row_render_cache.clear()
+        self._line_cache.clear()
+        self._require_update_dimensions = True
+        self._update_count += 1
+        self._show_labels()
+        self.refresh_visible()
+        self.refresh()
 
     def _add(self, row: PlanRow) -> None:
         cells = self._cells(row)
@@ -190,7 +251,8 @@ class PlansTable(SortAndMarks, FastDataTable):
             old = self._shown.get(key)
             if old == cells:
                 continue
-            for i, (new_cell, old_cell) in enumerate(zip(cells, old or (), strict=False)):
+            before: tuple[Cell | None, ...] = old or (None,) * len(cells)  # () after use_layout: every cell
+            for i, (new_cell, old_cell) in enumerate(zip(cells, before, strict=True)):
                 if new_cell != old_cell:
                     self.set_cell(key, self._keys[i], render_cell(new_cell, self._right[i]))
                     self.cell_writes += 1
