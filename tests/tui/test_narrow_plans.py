@@ -13,7 +13,7 @@ from textual.app import App, ComposeResult
 from core.models import PlanStatus, Side
 from tests.tui.conftest import Desk, ready, select, until
 from tui.bridge_view import PlanRow
-from tui.widgets.plans_cells import NARROW
+from tui.widgets.plans_cells import NARROW, WIDE
 from tui.widgets.plans_table import PlansTable
 
 FIRST = ["plan", "symbol", "net", "upnl", "status", "stop"]
@@ -109,3 +109,17 @@ async def test_rows_off_screen_are_fitted_to_the_new_widths_when_they_scroll_int
         assert "+123.5K" in line and "98,000.25" in line and "ACTIVE" in line, line
         assert [str(c.key.value) for c in table.ordered_columns][:6] == FIRST
         assert table.row_count == 80 and table.selected_plan_id == "TPL_0079"
+
+
+async def test_a_layout_chosen_before_the_columns_exist_is_the_one_they_get() -> None:
+    table = PlansTable(id="plans")
+    table.use_layout(NARROW)
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield table
+
+    async with One().run_test(size=(160, 20)) as pilot:
+        await pilot.pause()
+        assert table.column_layout is WIDE  # (the resize at mount: 160 columns are wide)
+        assert [str(c.key.value) for c in table.ordered_columns] == list(WIDE.keys)

@@ -171,6 +171,8 @@ class PlansTable(SortAndMarks, FastDataTable):
         self._layout = layout
         self._right = list(layout.right)
         self._keys = list(layout.keys)
+        if not self.columns:  # not mounted yet: on_mount adds them in this layout
+            return
         old = self.columns
         self.columns = {}
         self._column_locations = TwoWayDict({})
