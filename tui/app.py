@@ -29,6 +29,7 @@ from tui.alerts import AlertBook
 from tui.app_actions import DeskActions
 from tui.app_alerts import AlertsMixin
 from tui.app_order_actions import OrderActions
+from tui.app_terminal import TerminalWatch
 from tui.app_views import DeskViewsMixin
 from tui.bridge import DeskBridge
 from tui.bridge_view import Changes
@@ -61,7 +62,7 @@ def new_directive_id() -> str:
     return f"STR_{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}_{secrets.token_hex(3)}"
 
 
-class PlanDeskApp(AlertsMixin, DeskViewsMixin, OrderActions, DeskActions, App[None]):
+class PlanDeskApp(TerminalWatch, AlertsMixin, DeskViewsMixin, OrderActions, DeskActions, App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "plandesk"
     BINDINGS = [
@@ -165,6 +166,7 @@ class PlanDeskApp(AlertsMixin, DeskViewsMixin, OrderActions, DeskActions, App[No
         self._listen_to_bridge()  # order updates and fills: pulled as soon as the bridge has them
         self.call_after_refresh(self._painted)
         self.poll()
+        self.watch_terminal()  # a hang-up ends the console in order (tui.app_terminal)
 
     def on_resize(self) -> None:
         self.set_class(self.size.height < 35, "-short")

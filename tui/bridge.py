@@ -274,6 +274,16 @@ class DeskBridge(LiveView):
 
         return self._call(run)
 
+    def journal_event(self, kind: str, summary: str, payload: dict[str, Any] | None = None) -> Future[None]:
+        """Journal what the console did or saw that is not a directive (its stop on a lost terminal), on the
+        bridge's loop after the previews not journaled yet."""
+
+        def run() -> None:
+            self._flush_journal()
+            self._rt().journal.append(kind, directive_id=None, payload={**(payload or {}), "summary": summary})
+
+        return self._call(run)
+
     def journal_pending(self) -> None:
         """Write the previews not journaled yet now (on the bridge loop): the console calls it once a preview is
         painted."""

@@ -135,8 +135,11 @@ def _run(bridge: Any, *, cleanup: list[Any], slippage: Any, venue: str, operator
     finally:
         bridge.stop()
         for fn in cleanup:
-            fn()
-    return EXIT_OK
+            try:
+                fn()
+            except OSError:  # (a message to a terminal that is gone: the console lost it, tui.app_terminal)
+                pass
+    return app.return_code or EXIT_OK
 
 
 def run_demo(args: argparse.Namespace) -> int:

@@ -160,6 +160,6 @@ def run_journal(args: argparse.Namespace) -> int:
             sys.stdout.write(e.model_dump_json() + "\n")
         else:
             summary = plain_text(e.payload.get("summary") or "")
-            print(f"{e.seq:>6}  {e.time}  {plain_text(e.operator):<10} {e.kind:<12} "
+            print(f"{e.seq:>6}  {e.time}  {plain_text(e.operator):<10} {e.kind:<15} "
                   f"{plain_text(e.directive_id or '-'):<22} {summary}")
     return EXIT_OK
