@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,3 +35,17 @@ def desk(tmp_path: Path) -> Iterator[Desk]:
     d = build_desk(tmp_path)
     yield d
     d.stop()
+
+
+async def close_held_at_venue(pilot: Any, desk: Desk, plan_id: str) -> Any:
+    """On a gated desk: `c` on the plan, `y`, and the close held at the venue (the connector's gate closed) until
+    the test opens it. Returns the PreviewScreen, SENDING."""
+    from tui.screens.preview import PreviewState
+
+    desk.connector.gate.clear()
+    await select(pilot, plan_id)
+    await pilot.press("c")
+    screen = await preview_screen(pilot)
+    await pilot.press("y")
+    await until(pilot, lambda: screen.state is PreviewState.SENDING, what="sending")
+    return screen

@@ -10,7 +10,18 @@ from pathlib import Path
 
 from core.models import PlanStatus
 from core.outcomes import CommandOutcome, OutcomeStatus
-from tests.tui.conftest import SIZE, Desk, build_desk, preview_screen, ready, screen_of, select, sent, until
+from tests.tui.conftest import (
+    SIZE,
+    Desk,
+    build_desk,
+    close_held_at_venue,
+    preview_screen,
+    ready,
+    screen_of,
+    select,
+    sent,
+    until,
+)
 from tui.screens.action_inputs import ConfirmScreen, StopScreen
 from tui.screens.preview import PreviewScreen, PreviewState
 from tui.widgets.plans_cells import AT
@@ -103,12 +114,7 @@ async def test_every_way_out_is_guarded_while_sending_and_says_what_is_left_open
     try:
         async with desk.app.run_test(size=SIZE) as pilot:
             await ready(pilot)
-            desk.connector.gate.clear()  # the close waits at the venue
-            await select(pilot, "TPL_2")
-            await pilot.press("c")
-            screen = await preview_screen(pilot)
-            await pilot.press("y")
-            await until(pilot, lambda: screen.state is PreviewState.SENDING, what="sending")
+            await close_held_at_venue(pilot, desk, "TPL_2")
             await pilot.press("ctrl+q")
             await pilot.pause()
             await pilot.press("escape", "q")

@@ -6,9 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.journal import Journal
-from tests.tui.conftest import SIZE, build_desk, preview_screen, ready, select, until
+from tests.tui.conftest import SIZE, build_desk, close_held_at_venue, ready, until
 from tui.app_terminal import HANGUP_EXIT
-from tui.screens.preview import PreviewState
 
 
 async def test_a_lost_terminal_waits_for_the_send_in_flight_then_ends_the_console(tmp_path: Path) -> None:
@@ -16,12 +15,7 @@ async def test_a_lost_terminal_waits_for_the_send_in_flight_then_ends_the_consol
     try:
         async with desk.app.run_test(size=SIZE) as pilot:
             await ready(pilot)
-            desk.connector.gate.clear()  # the close waits at the venue
-            await select(pilot, "TPL_2")
-            await pilot.press("c")
-            screen = await preview_screen(pilot)
-            await pilot.press("y")
-            await until(pilot, lambda: screen.state is PreviewState.SENDING, what="sending")
+            screen = await close_held_at_venue(pilot, desk, "TPL_2")
             did = screen.batch.directive_id
             desk.app.terminal_lost("SIGHUP")
             desk.app.terminal_lost("the terminal is gone")  # (a second report changes nothing)
