@@ -11,6 +11,8 @@ reconnecting found the old one alive. Here a hang-up ends the console in order:
 - the journal says why the console stopped (`console_stopped`), and the app exits with 129 (128 + SIGHUP). The
   positions and their venue-side stops stay as they are; the protection supervisor stops with the console.
 
+SIGTERM (`kill`, a service manager) ends the console the same way, with 143 (128 + SIGTERM).
+
 Headless runs (Pilot tests, the benchmarks) have no terminal to lose: nothing is installed."""
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ def terminal_fd() -> int | None:
 
 
 class TerminalWatch:
-    """Mixed into PlanDeskApp: `watch_terminal()` from on_mount; `terminal_lost(why)` ends the console."""
+    """Mixed into PlanDeskApp: `watch_terminal()` from on_mount; `terminal_lost(why)` and `end_in_order(why, code)`
+    end the console."""
 
     HANGUP_CHECK = 1.0  # seconds between the checks that the terminal is still there
     HANGUP_SEND_WAIT = 30.0  # at most this long for a send in flight to end
@@ -59,7 +62,8 @@ class TerminalWatch:
         def run_worker(self, *a: Any, **kw: Any) -> Any: ...
 
     _terminal: int | None = None
-    lost_terminal: str | None = None  # why the console is ending (None while the terminal is there)
+    ending: str | None = None  # why the console is ending (None while it runs on)
+    _exit_code = 0
 
     def watch_terminal(self) -> None:
         if self.is_headless:
@@ -68,19 +72,27 @@ class TerminalWatch:
         if self._terminal is None:
             return
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError, AttributeError):
-            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.terminal_lost, "SIGHUP")
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGHUP, self.terminal_lost, "SIGHUP")
+            # `kill`, a service manager: the same orderly end, the terminal still there to be restored
+            loop.add_signal_handler(signal.SIGTERM, self.end_in_order, "SIGTERM", 128 + signal.SIGTERM)
         self.set_interval(self.HANGUP_CHECK, self._check_terminal, name="terminal-watch")
 
     def _check_terminal(self) -> None:
-        if self._terminal is not None and self.lost_terminal is None and not os.isatty(self._terminal):
+        if self._terminal is not None and self.ending is None and not os.isatty(self._terminal):
             self.terminal_lost("the terminal is gone")
 
     def terminal_lost(self, why: str) -> None:
-        """End the console: wait for a send in flight, journal why, exit with HANGUP_EXIT. Once."""
-        if self.lost_terminal is not None:
+        """End the console in order (end_in_order) with HANGUP_EXIT: its terminal is gone."""
+        self.end_in_order(f"terminal lost ({why})", HANGUP_EXIT)
+
+    def end_in_order(self, why: str, code: int) -> None:
+        """End the console: wait for a send in flight, journal why, exit with `code`. Once."""
+        if self.ending is not None:
             return
-        self.lost_terminal = why
-        self.log_line("error", f"terminal lost ({why}): the console stops once no send is in flight")
+        self.ending = why
+        self._exit_code = code
+        self.log_line("error", f"{why}: the console stops once no send is in flight")
         self._end_after_sends(time.monotonic() + self.HANGUP_SEND_WAIT, list(self._sending))
 
     def _end_after_sends(self, deadline: float, waited: list[str]) -> None:
@@ -88,13 +100,13 @@ class TerminalWatch:
             self.set_timer(0.2, lambda: self._end_after_sends(deadline, waited), name="hangup-wait")
             return
         left = sorted(self._sending)
-        summary = f"console stopped: terminal lost ({self.lost_terminal})"
+        summary = f"console stopped: {self.ending}"
         if waited:
             summary += f"; waited for the send of {', '.join(sorted(waited))}"
         if left:
             summary += f"; {', '.join(left)} still sending after {self.HANGUP_SEND_WAIT:.0f} s (the next start " \
                        "resolves its outcomes at the venue)"
-        payload = {"why": self.lost_terminal, "waited_for": sorted(waited), "still_sending": left}
+        payload = {"why": self.ending, "waited_for": sorted(waited), "still_sending": left}
 
         async def journal_then_exit() -> None:  # (not on the UI loop's thread: the journal is the bridge's)
             try:
@@ -102,6 +114,6 @@ class TerminalWatch:
                                                                                      payload)), 10.0)
             except Exception as exc:  # a journal that fails must not keep the console alive
                 self.log_line("error", f"console_stopped not journaled: {exc}")
-            self.exit(return_code=HANGUP_EXIT)
+            self.exit(return_code=self._exit_code)
 
         self.run_worker(journal_then_exit, name="hangup", exit_on_error=False)

@@ -4,7 +4,8 @@ Found running `make demo` in tmux: after the terminal was gone the console kept 
 core (Textual's input thread reads end-of-file in a loop), holding its ledger and its venue connection, with
 nobody to see its alerts, and a console started again after reconnecting found the old one alive. Now a hang-up
 (SIGHUP, or the terminal found gone by the console's once-a-second check) ends the console in order: a send in
-flight is waited for, the journal says why the console stopped, and it exits with 129 (128 + SIGHUP)."""
+flight is waited for, the journal says why the console stopped, and it exits with 129 (128 + SIGHUP). SIGTERM (`kill`,
+a service manager) ends it the same way, with 143."""
 
 from __future__ import annotations
 
@@ -65,22 +66,25 @@ def _stopped_entries(db: Path) -> list[str]:
         return [str(e.payload.get("summary", "")) for e in journal.entries() if e.kind == "console_stopped"]
 
 
-@pytest.mark.parametrize("how", ["terminal closed", "SIGHUP"])
-def test_the_console_ends_in_order_when_its_terminal_goes_away(tmp_path: Path, how: str) -> None:
+@pytest.mark.parametrize(("how", "code", "why"), [("terminal closed", 129, "terminal lost"),
+                                                  ("SIGHUP", 129, "terminal lost"),
+                                                  ("SIGTERM", 143, "SIGTERM")])
+def test_the_console_ends_in_order_when_its_terminal_goes_away_or_it_is_told_to(tmp_path: Path, how: str, code: int,
+                                                                                why: str) -> None:
     proc, master, db = _start(tmp_path)
     closed = False
     try:
         _read_until(master, b"desk open")
-        if how == "SIGHUP":
-            proc.send_signal(signal.SIGHUP)
+        if how.startswith("SIG"):
+            proc.send_signal(getattr(signal, how))
         else:
             os.close(master)  # the terminal is gone: reads end, writes fail, it is no longer a tty
             closed = True
-        code = _wait(proc, 20.0)
-        assert code is not None, f"the console kept running after {how}"
-        assert code == 129, code
+        got = _wait(proc, 20.0)
+        assert got is not None, f"the console kept running after {how}"
+        assert got == code, got
         stopped = _stopped_entries(db)
-        assert len(stopped) == 1 and "terminal" in stopped[0], stopped
+        assert len(stopped) == 1 and why in stopped[0], stopped
     finally:
         if proc.poll() is None:
             proc.kill()

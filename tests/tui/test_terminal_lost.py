@@ -10,7 +10,7 @@ from tests.tui.conftest import SIZE, build_desk, close_held_at_venue, ready, unt
 from tui.app_terminal import HANGUP_EXIT
 
 
-async def test_a_lost_terminal_waits_for_the_send_in_flight_then_ends_the_console(tmp_path: Path) -> None:
+async def test_a_ending_waits_for_the_send_in_flight_then_ends_the_console(tmp_path: Path) -> None:
     desk = build_desk(tmp_path, gated=True)
     try:
         async with desk.app.run_test(size=SIZE) as pilot:
@@ -31,7 +31,8 @@ async def test_a_lost_terminal_waits_for_the_send_in_flight_then_ends_the_consol
     stopped = [e for e in entries if e.kind == "console_stopped"]
     assert len(stopped) == 1
     payload = stopped[0].payload
-    assert payload["why"] == "SIGHUP" and payload["waited_for"] == [did] and payload["still_sending"] == []
+    assert payload["why"] == "terminal lost (SIGHUP)"
+    assert payload["waited_for"] == [did] and payload["still_sending"] == []
     assert f"waited for the send of {did}" in payload["summary"]
     kinds = [e.kind for e in entries]
     assert kinds.index("console_stopped") > max(i for i, e in enumerate(entries) if e.directive_id == did)
@@ -42,6 +43,6 @@ async def test_headless_consoles_watch_no_terminal(tmp_path: Path) -> None:
     try:
         async with desk.app.run_test(size=SIZE) as pilot:
             await ready(pilot)
-            assert desk.app._terminal is None and desk.app.lost_terminal is None
+            assert desk.app._terminal is None and desk.app.ending is None
     finally:
         desk.stop()
