@@ -46,6 +46,10 @@ from tui.widgets.plans_cells import (
 from tui.widgets.plans_order import SortAndMarks
 
 __all__ = ["COLUMNS", "MARK", "W", "PlansTable", "cells_of"]
+
+
+def _label(label: str, right: bool) -> Text:
+    return Text(label, justify="right" if right else "left")
 ZERO = Decimal(0)
 
 
@@ -101,8 +105,6 @@ class PlansTable(SortAndMarks, FastDataTable):
         self._agg: dict[str, list[Decimal]] = {}  # per symbol over ACTIVE rows: [sum of net, sum of avg * net]
         self._active = 0
         self._layout: Layout = WIDE  # the columns' order and widths: WIDE, or NARROW below WIDE.needs (on_resize)
-        self._right = list(WIDE.right)
-        self._keys = list(WIDE.keys)
         self._marked: dict[str, None] = {}  # plans chosen with space / `*`, in the order they were marked
         self._sort: str | None = None  # column key, or None: the ledger's order
         self._descending = False
@@ -149,7 +151,7 @@ class PlansTable(SortAndMarks, FastDataTable):
 
     def _add_columns(self) -> None:
         for key, label, width, right in self._layout.columns:
-            self.add_column(Text(label, justify="right" if right else "left"), key=key, width=width)
+            self.add_column(_label(label, right), key=key, width=width)
 
     @property
     def column_layout(self) -> Layout:
@@ -169,8 +171,6 @@ class PlansTable(SortAndMarks, FastDataTable):
         if layout is self._layout:
             return
         self._layout = layout
-        self._right = list(layout.right)
-        self._keys = list(layout.keys)
         if not self.columns:  # not mounted yet: on_mount adds them in this layout
             return
         old = self.columns
@@ -178,7 +178,7 @@ class PlansTable(SortAndMarks, FastDataTable):
         self._column_locations = TwoWayDict({})
         for index, (key, label, width, right) in enumerate(layout.columns):
             column = old[ColumnKey(key)]
-            column.label = Text(label, justify="right" if right else "left")
+            column.label = _label(label, right)
             column.width = width
             column.content_width = len(label)
             self.columns[column.key] = column
@@ -197,7 +197,7 @@ class PlansTable(SortAndMarks, FastDataTable):
 
     def _add(self, row: PlanRow) -> None:
         cells = self._cells(row)
-        self.add_row(*(render_cell(c, r) for c, r in zip(cells, self._right, strict=True)), key=row.plan_id)
+        self.add_row(*(render_cell(c, r) for c, r in zip(cells, self._layout.right, strict=True)), key=row.plan_id)
         self._shown[row.plan_id] = cells
 
     def apply(self, rows: list[PlanRow], removed: list[str] | None = None,
@@ -254,9 +254,10 @@ class PlansTable(SortAndMarks, FastDataTable):
             if old == cells:
                 continue
             before: tuple[Cell | None, ...] = old or (None,) * len(cells)  # () after use_layout: every cell
+            keys, right = self._layout.keys, self._layout.right
             for i, (new_cell, old_cell) in enumerate(zip(cells, before, strict=True)):
                 if new_cell != old_cell:
-                    self.set_cell(key, self._keys[i], render_cell(new_cell, self._right[i]))
+                    self.set_cell(key, keys[i], render_cell(new_cell, right[i]))
                     self.cell_writes += 1
             self._shown[key] = cells
 
