@@ -10,6 +10,7 @@ from pathlib import Path
 
 from core.models import PlanStatus
 from core.outcomes import CommandOutcome, OutcomeStatus
+from core.worker_exits import covered
 from tests.tui.conftest import (
     SIZE,
     Desk,
@@ -91,6 +92,9 @@ async def test_stale_modify_is_replaced_by_a_fresh_preview_with_changes(desk: De
         old = await preview_screen(pilot)
         desk.engine.set_mark("SOLUSDT", D("148.4"), 1767225600.0)  # a ladder entry of TPL_3 fills: stale
         await until(pilot, lambda: desk.ledger.get_plan("TPL_3").net_position == D(450), what="the ladder fill")
+        # and the protection supervisor's stop resize after it (another version): else it can land between the
+        # fresh preview and its send, and the fresh one is stale too
+        await until(pilot, lambda: covered(desk.ledger.get_plan("TPL_3")) == D(450), what="the stop to follow")
         await pilot.press("y")
         fresh = await until_fresh(pilot, old)
         assert any("TPL_3: position +400 → +450" in line for line in fresh.preview.changes), fresh.preview.changes
